@@ -1,0 +1,20 @@
+"""hermetic-python start-up, run once before the policy is armed and before the target.
+
+It installs the native guards for surfaces that raise no audit event and then leaves
+nothing behind: no globals, no references to originals (those live in Rust). Every
+decision is made in Rust; nothing here holds policy. GUARD_LOOKUPS is set by the host.
+"""
+
+import sys
+
+import _hermetic
+import hermetic  # noqa: F401  -- creates PolicyViolation now, not inside the audit hook
+
+_hermetic.install_excepthook()
+
+if GUARD_LOOKUPS:  # noqa: F821  -- set by the host
+    import _socket
+
+    _hermetic.guard_socket_lookups(_socket)
+
+del sys.modules["_hermetic"]

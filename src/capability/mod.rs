@@ -1,0 +1,142 @@
+//! Every allow/deny decision, in one place.
+//!
+//! The audit hook (`host/audit.rs`) and the built-in `_hermetic` module parse what CPython
+//! hands them into plain Rust values and ask the [`Engine`]; nothing else decides. The
+//! engine reads the immutable [`Policy`] plus the little run-time state a decision needs
+//! (addresses returned by granted DNS look-ups, the implicit read roots found at start-up).
+//! This module must not touch Python objects: it is unit-tested without an interpreter.
+
+pub mod env;
+pub mod fs;
+pub mod net;
+pub mod subprocess;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::policy::{Origin, Policy};
+
+/// A capability, spelt the same in messages, traces, docs and fixture folders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Capability {
+    NetConnect,
+    NetLookup,
+    NetBind,
+    FsRead,
+    FsWrite,
+    Subprocess,
+    Env,
+    Import,
+    Native,
+    CodeExec,
+    Interpreter,
+}
+
+impl Capability {
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::NetConnect => "net.connect",
+            Capability::NetLookup => "net.lookup",
+            Capability::NetBind => "net.bind",
+            Capability::FsRead => "fs.read",
+            Capability::FsWrite => "fs.write",
+            Capability::Subprocess => "subprocess",
+            Capability::Env => "env",
+            Capability::Import => "import",
+            Capability::Native => "native",
+            Capability::CodeExec => "code-exec",
+            Capability::Interpreter => "interpreter",
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an action was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// No grant covers it; `file` is the policy file whose table could grant it, if any.
+    NotGranted { file: Option<PathBuf> },
+    /// A deny entry or restriction matched.
+    DeniedBy(Origin),
+    /// A fixed rule that no grant can lift (cloud metadata endpoints, ...).
+    Never(&'static str),
+}
+
+/// A refused action: the one line the user sees, in the exception and in the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    pub capability: Capability,
+    /// What was attempted, short, never argv or environment values.
+    pub detail: String,
+    pub reason: Reason,
+    /// How to grant it (`--allow-net=example.com:443 or [network] allow`), when a grant can.
+    pub hint: Option<String>,
+}
+
+impl Denial {
+    /// `blocked net.connect example.com:443 (not granted by the built-in default policy)`:
+    /// the stable, greppable part (the trace line is this behind `hermetic: `).
+    pub fn line(&self) -> String {
+        let reason = match &self.reason {
+            Reason::NotGranted { file: None } => "not granted by the built-in default policy".to_string(),
+            Reason::NotGranted { file: Some(path) } => {
+                format!("not granted by {}", path.display())
+            }
+            Reason::DeniedBy(origin) => format!("denied by {origin}"),
+            Reason::Never(why) => (*why).to_string(),
+        };
+        format!("blocked {} {} ({reason})", self.capability, self.detail)
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.line())?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; to allow it: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of a check.
+pub type Decision = Result<(), Denial>;
+
+/// Cut a detail string to a readable length (paths and host names can be long).
+pub fn shorten(text: &str) -> String {
+    const MAX: usize = 200;
+    if text.chars().count() <= MAX {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}...")
+}
+
+/// The decision engine: the policy plus the run-time state decisions need.
+#[derive(Debug)]
+pub struct Engine {
+    pub policy: Policy,
+    pub net: net::Learned,
+    pub fs: fs::Implicit,
+}
+
+impl Engine {
+    pub fn new(policy: Policy) -> Self {
+        Engine {
+            policy,
+            net: net::Learned::default(),
+            fs: fs::Implicit::default(),
+        }
+    }
+
+    fn not_granted(&self) -> Reason {
+        Reason::NotGranted {
+            file: self.policy.file.clone(),
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! The audit hook: CPython calls [`audit_hook`] for every audited action, in every
+//! interpreter, before the action happens.
+//!
+//! The hook is registered before the interpreter starts and cannot be removed from
+//! Python. While the host is starting (not armed) it only notes the self-test event. Once
+//! armed it matches the event name against a fixed table (unknown events return at once,
+//! without touching Python objects), reads the arguments with [`super::args`], asks the
+//! [`Engine`], and on a denial reports it and raises `hermetic.PolicyViolation`.
+
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::net::IpAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use pyo3::ffi;
+
+use super::args::{self, item};
+use super::report;
+use crate::capability::net::Host;
+use crate::capability::{fs, Capability, Decision, Denial, Engine, Reason};
+
+/// The engine every decision goes through. Set once, before the hook is armed.
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+/// Set when the bootstrap has run; from then on every guarded event is decided.
+static ARMED: AtomicBool = AtomicBool::new(false);
+/// Set when the hook saw the start-up self-test event.
+static SELFTEST_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// The name of the self-test event raised after initialisation.
+pub const SELFTEST_EVENT: &CStr = c"hermetic.selftest";
+
+thread_local! {
+    /// Set while this thread is inside the hook, so events raised by the hook's own work
+    /// are not judged again.
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Store the engine; fails if one is already set.
+pub fn set_engine(engine: Engine) -> Result<(), Engine> {
+    ENGINE.set(engine)
+}
+
+pub fn engine() -> Option<&'static Engine> {
+    ENGINE.get()
+}
+
+pub fn arm() {
+    ARMED.store(true, Ordering::SeqCst);
+}
+
+pub fn is_armed() -> bool {
+    ARMED.load(Ordering::SeqCst)
+}
+
+pub fn selftest_seen() -> bool {
+    SELFTEST_SEEN.load(Ordering::SeqCst)
+}
+
+/// The hook CPython calls. Never unwinds, never exits the process.
+///
+/// # Safety
+/// Called by CPython with the GIL held, a NUL-terminated event name and the argument tuple.
+pub unsafe extern "C" fn audit_hook(event: *const c_char, args: *mut ffi::PyObject, _data: *mut c_void) -> c_int {
+    if event.is_null() {
+        return 0;
+    }
+    // SAFETY: CPython passes a valid NUL-terminated string.
+    let name = unsafe { CStr::from_ptr(event) }.to_bytes();
+    if !ARMED.load(Ordering::Relaxed) {
+        if name == SELFTEST_EVENT.to_bytes() {
+            SELFTEST_SEEN.store(true, Ordering::SeqCst);
+        }
+        return 0;
+    }
+    let Some(kind) = classify(name) else { return 0 };
+    if IN_HOOK.with(|flag| flag.replace(true)) {
+        return 0;
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let Some(engine) = ENGINE.get() else {
+            return Err(internal("no policy loaded"));
+        };
+        // SAFETY: GIL held (we are inside an audit hook), `args` is CPython's tuple.
+        unsafe { decide(engine, kind, args) }
+    }));
+    IN_HOOK.with(|flag| flag.set(false));
+    let denial = match outcome {
+        Ok(Ok(())) => return 0,
+        Ok(Err(denial)) => denial,
+        Err(_) => internal("the policy check failed unexpectedly; denied"),
+    };
+    report::blocked(&denial);
+    // SAFETY: GIL held; sets the pending exception that CPython raises from the action.
+    unsafe { super::module::raise_violation(&denial) };
+    -1
+}
+
+fn internal(why: &'static str) -> Denial {
+    Denial {
+        capability: Capability::Interpreter,
+        detail: "audit hook".to_string(),
+        reason: Reason::Never(why),
+        hint: None,
+    }
+}
+
+/// The events the hook decides. Anything else returns at once.
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    GetAddrInfo,
+    GetHostByName,
+    GetHostByAddr,
+    GetNameInfo,
+    Connect,
+    SendTo,
+    Bind,
+    SetHostName,
+    Open,
+    /// A path-taking write: `(path, ..., dir_fd)` with the dir_fd at this index, if any.
+    PathWrite(Option<isize>),
+    /// Two paths written: rename, link.
+    TwoPathWrite,
+    Symlink,
+    PathRead,
+    Truncate,
+    Sqlite,
+    Mmap,
+    Popen,
+    System,
+    Exec,
+    PosixSpawn,
+    Fork(&'static str),
+    PutEnv,
+    AddAuditHook,
+}
+
+fn classify(name: &[u8]) -> Option<Event> {
+    // Hot events (`builtins.id`, `object.__getattr__`, `exec`, `compile`, `import`, ...)
+    // fall through the match and return at once.
+    Some(match name {
+        b"open" => Event::Open,
+        b"socket.getaddrinfo" => Event::GetAddrInfo,
+        b"socket.gethostbyname" => Event::GetHostByName,
+        b"socket.gethostbyaddr" => Event::GetHostByAddr,
+        b"socket.getnameinfo" => Event::GetNameInfo,
+        b"socket.connect" => Event::Connect,
+        b"socket.sendto" | b"socket.sendmsg" => Event::SendTo,
+        b"socket.bind" => Event::Bind,
+        b"socket.sethostname" => Event::SetHostName,
+        b"os.remove" | b"os.rmdir" => Event::PathWrite(Some(1)),
+        b"os.mkdir" | b"os.chmod" => Event::PathWrite(Some(2)),
+        b"os.chown" | b"os.utime" => Event::PathWrite(Some(3)),
+        b"os.setxattr" | b"os.removexattr" | b"shutil.chown" => Event::PathWrite(None),
+        b"os.rename" | b"os.link" => Event::TwoPathWrite,
+        b"os.symlink" => Event::Symlink,
+        b"os.truncate" => Event::Truncate,
+        b"os.listdir" | b"os.scandir" | b"os.getxattr" | b"os.listxattr" => Event::PathRead,
+        b"sqlite3.connect" => Event::Sqlite,
+        b"mmap.__new__" => Event::Mmap,
+        b"subprocess.Popen" => Event::Popen,
+        b"os.system" => Event::System,
+        b"os.exec" => Event::Exec,
+        b"os.posix_spawn" => Event::PosixSpawn,
+        b"os.fork" => Event::Fork("os.fork"),
+        b"os.forkpty" => Event::Fork("os.forkpty"),
+        b"os.putenv" | b"os.unsetenv" => Event::PutEnv,
+        b"sys.addaudithook" => Event::AddAuditHook,
+        _ => return None,
+    })
+}
+
+/// Decide one event.
+///
+/// # Safety
+/// GIL held; `args` is the event's argument tuple.
+unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Decision {
+    // SAFETY: every reader below checks types before reading; GIL held by the caller.
+    unsafe {
+        let arg = |i| item(argv, i);
+        match event {
+            Event::GetAddrInfo | Event::GetHostByName => match arg(0) {
+                Some(host) if args::is_none(host) => Ok(()),
+                Some(host) => match args::text(host) {
+                    Some(name) => engine.net_lookup(&name),
+                    None => Err(unreadable(Capability::NetLookup)),
+                },
+                None => Ok(()),
+            },
+            Event::GetHostByAddr => match arg(0).and_then(|a| args::text(a)) {
+                Some(addr) => engine.net_reverse(&addr),
+                None => Err(unreadable(Capability::NetLookup)),
+            },
+            Event::GetNameInfo => {
+                let host = arg(0)
+                    .filter(|a| args::tuple_len(*a).unwrap_or(0) >= 1)
+                    .and_then(|a| item(a, 0))
+                    .and_then(|h| args::text(h));
+                match host {
+                    Some(addr) => engine.net_reverse(&addr),
+                    None => Err(unreadable(Capability::NetLookup)),
+                }
+            }
+            Event::Connect | Event::SendTo | Event::Bind => {
+                let Some(address) = arg(1) else { return Ok(()) };
+                if args::is_none(address) {
+                    // sendmsg() on a connected socket: the connect was checked.
+                    return Ok(());
+                }
+                socket_address(engine, event, address)
+            }
+            Event::SetHostName => Err(Denial {
+                capability: Capability::NetBind,
+                detail: "sethostname".to_string(),
+                reason: Reason::Never("changes the host's name; never granted"),
+                hint: None,
+            }),
+            Event::Open => {
+                let Some(target) = arg(0) else { return Ok(()) };
+                let flags = arg(2).and_then(|f| args::int(f)).unwrap_or(0);
+                let write = open_writes(flags, arg(1).and_then(|m| args::text(m)).as_deref());
+                match path_or_fd(target, None) {
+                    Some(path) => check_path(engine, &path, write),
+                    // An fd that no longer resolves, or a type we cannot read.
+                    None => Ok(()),
+                }
+            }
+            Event::PathWrite(dir_fd_index) => {
+                let dir_fd = dir_fd_index.and_then(|i| arg(i)).and_then(|d| args::int(d));
+                match arg(0).and_then(|p| path_or_fd(p, dir_fd)) {
+                    Some(path) => check_path(engine, &path, true),
+                    None => Ok(()),
+                }
+            }
+            Event::TwoPathWrite => {
+                let src_dir = arg(2).and_then(|d| args::int(d));
+                let dst_dir = arg(3).and_then(|d| args::int(d));
+                if let Some(src) = arg(0).and_then(|p| path_or_fd(p, src_dir)) {
+                    check_path(engine, &src, true)?;
+                }
+                match arg(1).and_then(|p| path_or_fd(p, dst_dir)) {
+                    Some(dst) => check_path(engine, &dst, true),
+                    None => Ok(()),
+                }
+            }
+            Event::Symlink => {
+                let dir_fd = arg(2).and_then(|d| args::int(d));
+                match arg(1).and_then(|p| path_or_fd(p, dir_fd)) {
+                    // The link itself, not what it points to: later opens through it are
+                    // resolved and checked.
+                    Some(dst) => check_link_location(engine, &dst),
+                    None => Ok(()),
+                }
+            }
+            Event::Truncate => match arg(0).and_then(|p| path_or_fd(p, None)) {
+                Some(path) => check_path(engine, &path, true),
+                None => Ok(()),
+            },
+            Event::PathRead => match arg(0) {
+                Some(p) if args::is_none(p) => check_path(engine, Path::new("."), false),
+                Some(p) => match path_or_fd(p, None) {
+                    Some(path) => check_path(engine, &path, false),
+                    None => Ok(()),
+                },
+                None => check_path(engine, Path::new("."), false),
+            },
+            Event::Sqlite => match arg(0).and_then(|p| args::text(p)) {
+                Some(db) if db.is_empty() || db == ":memory:" || db.starts_with("file::memory:") => Ok(()),
+                Some(db) => {
+                    let file = db.strip_prefix("file:").unwrap_or(&db);
+                    let file = file.split('?').next().unwrap_or(file);
+                    check_path(engine, Path::new(file), true)
+                }
+                None => Ok(()),
+            },
+            Event::Mmap => {
+                let fd = arg(0).and_then(|f| args::int(f)).unwrap_or(-1);
+                let access = arg(2).and_then(|a| args::int(a)).unwrap_or(0);
+                // ACCESS_READ = 1 maps read-only; anything else can write through a
+                // shared mapping.
+                match (fd >= 0, fs::fd_path(fd)) {
+                    (true, Some(path)) => check_path(engine, &path, access != 1),
+                    _ => Ok(()),
+                }
+            }
+            Event::Popen => {
+                let env = arg(3).filter(|e| !args::is_none(*e));
+                let program = match arg(0).filter(|e| !args::is_none(*e)) {
+                    Some(executable) => args::text(executable),
+                    None => arg(1).and_then(|a| first_program(a)),
+                };
+                subprocess(engine, program, env)
+            }
+            Event::System => engine.subprocess_check("/bin/sh", None),
+            Event::Exec | Event::PosixSpawn => {
+                let env = arg(2).filter(|e| !args::is_none(*e));
+                subprocess(engine, arg(0).and_then(|p| args::text(p)), env)
+            }
+            Event::Fork(what) => engine.subprocess_fork(what),
+            Event::PutEnv => match arg(0).and_then(|k| args::text(k)) {
+                Some(name) => engine.env_write(&name),
+                None => Err(unreadable(Capability::Env)),
+            },
+            Event::AddAuditHook => Err(Denial {
+                capability: Capability::Interpreter,
+                detail: "sys.addaudithook".to_string(),
+                reason: Reason::Never("hooks added from Python could watch the policy; never granted"),
+                hint: None,
+            }),
+        }
+    }
+}
+
+fn unreadable(capability: Capability) -> Denial {
+    Denial {
+        capability,
+        detail: "<unreadable argument>".to_string(),
+        reason: Reason::Never("argument of an unexpected type"),
+        hint: None,
+    }
+}
+
+/// A path argument, or an fd (resolved through `/proc/self/fd`), made absolute against
+/// `dir_fd` when given.
+///
+/// # Safety
+/// GIL held; `obj` is a live object.
+unsafe fn path_or_fd(obj: *mut ffi::PyObject, dir_fd: Option<i64>) -> Option<PathBuf> {
+    // SAFETY: forwarded to type-checked readers.
+    unsafe {
+        if let Some(fd) = args::int(obj) {
+            return fs::fd_path(fd);
+        }
+        let path = args::path(obj)?;
+        match dir_fd {
+            Some(fd) if fd >= 0 && path.is_relative() => fs::fd_path(fd).map(|base| base.join(&path)),
+            _ => Some(path),
+        }
+    }
+}
+
+fn check_path(engine: &Engine, path: &Path, write: bool) -> Decision {
+    let resolved = fs::resolve(path);
+    match engine.fs_check_resolved(&resolved, write) {
+        Err(denial) if Engine::fs_is_quiet(&resolved) && write => Err(Denial {
+            reason: Reason::Never(QUIET),
+            ..denial
+        }),
+        other => other,
+    }
+}
+
+/// The reason text of bytecode-cache denials, which the reporter keeps out of the trace.
+pub const QUIET: &str = "bytecode cache outside the write roots";
+
+/// A symlink or new name is a write in the folder that holds it; the link's own name is
+/// not followed.
+fn check_link_location(engine: &Engine, link: &Path) -> Decision {
+    let parent = link.parent().unwrap_or(Path::new("/"));
+    let name = link.file_name().map(PathBuf::from).unwrap_or_default();
+    let resolved = fs::resolve(parent).join(name);
+    engine.fs_check_resolved(&resolved, true)
+}
+
+/// Does an `open` with these flags or mode write?
+fn open_writes(flags: i64, mode: Option<&str>) -> bool {
+    const O_WRONLY: i64 = 0o1;
+    const O_RDWR: i64 = 0o2;
+    const O_CREAT: i64 = 0o100;
+    const O_TRUNC: i64 = 0o1000;
+    const O_APPEND: i64 = 0o2000;
+    const O_TMPFILE: i64 = 0o20000000;
+    let by_flags = flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE) != 0;
+    let by_mode = mode.is_some_and(|m| m.contains(['w', 'a', 'x', '+']));
+    by_flags || by_mode
+}
+
+/// The program of a `subprocess.Popen` args value: the string itself, or its first item.
+///
+/// # Safety
+/// GIL held; `obj` is a live object.
+unsafe fn first_program(obj: *mut ffi::PyObject) -> Option<String> {
+    // SAFETY: only exact lists and tuples are indexed.
+    unsafe {
+        if let Some(text) = args::text(obj) {
+            return Some(text);
+        }
+        let first = if ffi::PyList_CheckExact(obj) != 0 && ffi::PyList_Size(obj) > 0 {
+            ffi::PyList_GetItem(obj, 0)
+        } else if ffi::PyTuple_CheckExact(obj) != 0 && ffi::PyTuple_Size(obj) > 0 {
+            ffi::PyTuple_GetItem(obj, 0)
+        } else {
+            return None;
+        };
+        if first.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        args::text(first).or_else(|| args::path(first).map(|p| p.to_string_lossy().into_owned()))
+    }
+}
+
+/// Check a program about to be started; a bare name is searched in the child's `PATH`
+/// (from `env` when given, else `os.defpath` as CPython does, else ours).
+///
+/// # Safety
+/// GIL held; `env` is a live object.
+unsafe fn subprocess(engine: &Engine, program: Option<String>, env: Option<*mut ffi::PyObject>) -> Decision {
+    let Some(program) = program else {
+        return engine.subprocess_check("", None);
+    };
+    let own_path = std::env::var("PATH").ok();
+    let path_var = match env {
+        // SAFETY: forwarded; only exact dicts are read.
+        Some(env) => match unsafe { args::dict_str(env, c"PATH") } {
+            Some(path) => Some(path),
+            None if unsafe { ffi::PyDict_CheckExact(env) } != 0 => Some("/bin:/usr/bin".to_string()),
+            // A mapping we cannot read without running its code: search nothing.
+            None => Some(String::new()),
+        },
+        None => own_path,
+    };
+    engine.subprocess_check(&program, path_var.as_deref())
+}
+
+/// `connect`, `sendto`, `sendmsg`, `bind` addresses: `(host, port[, flow, scope])` for
+/// IP sockets, a path for AF_UNIX (judged as a write to that path), anything else needs
+/// every host granted.
+///
+/// # Safety
+/// GIL held; `address` is a live object.
+unsafe fn socket_address(engine: &Engine, event: Event, address: *mut ffi::PyObject) -> Decision {
+    let capability = match event {
+        Event::Bind => Capability::NetBind,
+        _ => Capability::NetConnect,
+    };
+    // SAFETY: type-checked readers.
+    unsafe {
+        if let Some(len) = args::tuple_len(address) {
+            if len == 2 || len == 4 {
+                let host = item(address, 0).and_then(|h| args::text(h));
+                let port = item(address, 1).and_then(|p| args::int(p));
+                if let (Some(host), Some(port)) = (host, port) {
+                    let port = u16::try_from(port).unwrap_or(0);
+                    let host = Host::parse(&host);
+                    return match event {
+                        Event::Bind => engine.net_bind(&host, port),
+                        _ => engine.net_connect(&host, port),
+                    };
+                }
+            }
+        } else if let Some(bytes) = args::bytes_of(address) {
+            if bytes.first() == Some(&0) || bytes.is_empty() {
+                return abstract_socket(engine, capability);
+            }
+            let path = PathBuf::from(std::ffi::OsStr::from_encoded_bytes_unchecked(&bytes));
+            return check_path(engine, &path, true);
+        }
+    }
+    abstract_socket(engine, capability)
+}
+
+/// Abstract UNIX sockets and other families (netlink, packet...) need every host granted.
+fn abstract_socket(engine: &Engine, capability: Capability) -> Decision {
+    let all = engine
+        .policy
+        .network
+        .allow
+        .iter()
+        .any(|r| r.value.host == crate::policy::HostSpec::Any);
+    if all {
+        return Ok(());
+    }
+    Err(Denial {
+        capability,
+        detail: "non-IP socket address".to_string(),
+        reason: Reason::NotGranted { file: engine.policy.file.clone() },
+        hint: Some("--allow-net or [network] allow = [\"*\"]".to_string()),
+    })
+}
+
+/// Record the addresses a granted look-up returned (called by the native wrappers of
+/// `getaddrinfo`/`gethostbyname*`).
+pub fn record_lookup(name: &str, ips: &[IpAddr]) {
+    if let Some(engine) = ENGINE.get() {
+        engine.net_record(name, ips);
+    }
+}

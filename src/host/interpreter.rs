@@ -1,0 +1,104 @@
+//! Owning the only interpreter: build a `PyConfig` from the Python part of the command
+//! line, start CPython with it, and hand over to `Py_RunMain`.
+//!
+//! The configuration is CPython's normal one (not isolated), parsed from argv by CPython
+//! itself, so `-I -E -s -S -B -u -O -W -X -P` and `PYTHON*` variables mean what they mean
+//! to `python`.
+
+use std::ffi::{c_char, CString};
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{bail, Context, Result};
+use pyo3::ffi;
+
+/// What initialisation ended with.
+pub enum Started {
+    /// The interpreter is running; the GIL is held by this thread.
+    Running,
+    /// CPython finished during initialisation (`-h`, `-V`, a bad python option): exit with
+    /// this code; CPython has already printed what it had to say.
+    Exited(i32),
+}
+
+/// Start CPython with `argv` (argv[0] first) parsed as `python` would parse it.
+pub fn start(argv: &[std::ffi::OsString]) -> Result<Started> {
+    let owned: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<std::result::Result<_, _>>()
+        .context("an argument contains a NUL byte")?;
+    let mut pointers: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
+    // SAFETY: PyConfig_InitPythonConfig fills the whole struct; the later calls get the
+    // initialised config; `pointers` outlives the SetBytesArgv call, which copies the
+    // strings. The config is cleared on every path.
+    unsafe {
+        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let config_ptr = config.as_mut_ptr();
+        let status = ffi::PyConfig_SetBytesArgv(config_ptr, pointers.len() as isize, pointers.as_mut_ptr());
+        if let Some(result) = check(status, "reading the python command line") {
+            ffi::PyConfig_Clear(config_ptr);
+            return result;
+        }
+        let status = ffi::Py_InitializeFromConfig(config_ptr);
+        ffi::PyConfig_Clear(config_ptr);
+        if let Some(result) = check(status, "initializing Python") {
+            return result;
+        }
+    }
+    Ok(Started::Running)
+}
+
+/// Turn a failed or exiting `PyStatus` into a result; `None` when it is fine.
+///
+/// # Safety
+/// `status` comes from a CPython configuration call.
+unsafe fn check(status: ffi::PyStatus, step: &str) -> Option<Result<Started>> {
+    // SAFETY: plain reads of the status the caller received.
+    unsafe {
+        if ffi::PyStatus_Exception(status) == 0 {
+            return None;
+        }
+        if ffi::PyStatus_IsExit(status) != 0 {
+            return Some(Ok(Started::Exited(status.exitcode)));
+        }
+        let message = if status.err_msg.is_null() {
+            "unknown error".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+        };
+        let message = if status.func.is_null() {
+            message
+        } else {
+            let func = std::ffi::CStr::from_ptr(status.func).to_string_lossy();
+            format!("{func}: {message}")
+        };
+        Some(Err(anyhow::anyhow!("{step}: {message}")))
+    }
+}
+
+/// Run the target exactly as `python` would (script, `-m`, `-c`, stdin, REPL), finalize
+/// the interpreter, and return the exit code python would have returned.
+pub fn run_main() -> i32 {
+    // SAFETY: the interpreter was initialised from our config and the GIL is held.
+    unsafe { ffi::Py_RunMain() }
+}
+
+/// The version of the libpython actually loaded; refuses to go on if it is not the one
+/// this binary was built for (same soname, another build: Debian's and pyenv's 3.11).
+pub fn check_loaded_version() -> Result<()> {
+    // SAFETY: Py_GetVersion returns a static NUL-terminated string, callable before init.
+    let loaded = unsafe { std::ffi::CStr::from_ptr(super::ffi::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned();
+    let built = env!("HERMETIC_PYTHON_VERSION");
+    let loaded_version = loaded.split_whitespace().next().unwrap_or("");
+    if loaded_version != built {
+        bail!(
+            "this build embeds CPython {built} but loaded libpython {loaded_version}; \
+             check LD_LIBRARY_PATH or rebuild with PYO3_PYTHON pointing at the python to embed"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The start-up sequence, in order, in one function ([`run`]).
+//!
+//! 1. Check that the loaded libpython is the one this binary was built for.
+//! 2. Open the trace sink; store the decision engine.
+//! 3. Register the audit hook (before the interpreter exists) and the built-in modules.
+//! 4. Start CPython from our own `PyConfig`, argv parsed as `python` parses it.
+//! 5. Self-test: raise `hermetic.selftest` and refuse to go on unless the hook saw it.
+//! 6. Scrub the environment; record the implicit read roots; run the bootstrap.
+//! 7. Arm the policy, then `Py_RunMain` runs the target exactly as `python` would.
+//!
+//! A kernel backstop (Landlock, seccomp) slots in before step 3, and an audit log beside
+//! the trace sink in step 2.
+
+pub mod args;
+pub mod audit;
+mod bootstrap;
+mod ffi;
+mod interpreter;
+pub mod module;
+pub mod report;
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+
+use anyhow::{bail, Context, Result};
+use pyo3::prelude::*;
+
+use crate::capability::Engine;
+use crate::policy::Policy;
+
+/// Run the target under `policy`. `python_argv` is argv[0] followed by the arguments for
+/// CPython. Returns the exit code.
+pub fn run(policy: Policy, python_argv: &[OsString]) -> Result<i32> {
+    interpreter::check_loaded_version()?;
+
+    let trace_file = match &policy.trace.file {
+        Some(path) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the trace file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    report::configure(policy.trace.enabled, trace_file);
+    if audit::set_engine(Engine::new(policy)).is_err() {
+        bail!("the policy engine was already set");
+    }
+
+    // SAFETY: called once, before the interpreter exists; the hook is a plain function.
+    let added = unsafe { ffi::PySys_AddAuditHook(audit::audit_hook, std::ptr::null_mut()) };
+    if added != 0 {
+        bail!("registering the audit hook failed");
+    }
+    pyo3::append_to_inittab!(hermetic_public);
+    pyo3::append_to_inittab!(hermetic_private);
+
+    match interpreter::start(python_argv)? {
+        interpreter::Started::Running => {}
+        interpreter::Started::Exited(code) => return Ok(code),
+    }
+
+    // SAFETY: the interpreter is initialised and this thread holds the GIL; a null format
+    // means the event has no arguments.
+    unsafe {
+        ffi::PySys_Audit(audit::SELFTEST_EVENT.as_ptr(), std::ptr::null());
+    }
+    if !audit::selftest_seen() {
+        bail!("the audit hook did not see the self-test event; refusing to run unguarded");
+    }
+
+    Python::attach(|py| -> Result<()> {
+        scrub_environment(py).context("during the environment scrub")?;
+        implicit_reads(py).context("while finding the interpreter's own folders")?;
+        bootstrap::run(py).context("during the bootstrap")?;
+        Ok(())
+    })?;
+
+    audit::arm();
+    let code = interpreter::run_main();
+    if code == 1 && module::uncaught_violation() {
+        return Ok(crate::exit::BLOCKED);
+    }
+    Ok(code)
+}
+
+use module::{hermetic_private, hermetic_public};
+
+/// Remove every variable that is not granted from the process environment and from the
+/// copies CPython made at start-up (`posix.environ`, `os.environ`). Environment reads raise
+/// no audit event, so this is the only way to hold them. `HERMETIC_POLICY` always goes.
+fn scrub_environment(py: Python<'_>) -> Result<()> {
+    let Some(engine) = audit::engine() else { bail!("no engine") };
+    let hidden: Vec<OsString> = std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            let text = name.to_string_lossy();
+            text == "HERMETIC_POLICY" || !engine.env_granted(&text)
+        })
+        .collect();
+    for name in &hidden {
+        // SAFETY (not `unsafe` in edition 2021, but the same contract): no other thread
+        // exists yet that could read the environment concurrently.
+        std::env::remove_var(name);
+    }
+    let posix = py.import("posix")?;
+    let mut dicts = vec![posix.getattr("environ")?];
+    if let Ok(os) = py.import("sys")?.getattr("modules")?.get_item("os") {
+        dicts.push(os.getattr("environ")?.getattr("_data")?);
+    }
+    for dict in dicts {
+        for name in &hidden {
+            let key = pyo3::types::PyBytes::new(py, name.as_encoded_bytes());
+            if dict.contains(&key)? {
+                dict.del_item(&key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The read roots every run needs: the interpreter's prefixes, `sys.path` as CPython set it
+/// up, and the target script with its folder (which `Py_RunMain` puts on `sys.path` later,
+/// unless `-P`/`-I`).
+fn implicit_reads(py: Python<'_>) -> Result<()> {
+    let Some(engine) = audit::engine() else { bail!("no engine") };
+    let sys = py.import("sys")?;
+    let mut roots: Vec<std::path::PathBuf> = Vec::new();
+    for name in ["prefix", "exec_prefix", "base_prefix", "base_exec_prefix"] {
+        roots.push(sys.getattr(name)?.extract::<String>()?.into());
+    }
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    for entry in sys.getattr("path")?.try_iter()? {
+        let entry: String = entry?.extract()?;
+        roots.push(if entry.is_empty() { cwd.clone() } else { entry.into() });
+    }
+    let argv: Vec<String> = sys.getattr("argv")?.extract()?;
+    let safe_path: bool = sys
+        .getattr("flags")?
+        .getattr("safe_path")
+        .and_then(|v| v.extract())
+        .unwrap_or(false);
+    if let Some(first) = argv.first() {
+        match first.as_str() {
+            "-c" | "-m" | "-" | "" => {
+                if !safe_path {
+                    roots.push(cwd.clone());
+                }
+            }
+            script => {
+                let script = cwd.join(script);
+                let resolved = crate::capability::fs::resolve(&script);
+                roots.push(resolved.clone());
+                if !safe_path && !resolved.is_dir() {
+                    if let Some(folder) = resolved.parent() {
+                        roots.push(folder.to_path_buf());
+                    }
+                }
+            }
+        }
+    }
+    if !engine.fs.set(roots) {
+        bail!("implicit read roots were already set");
+    }
+    Ok(())
+}
+
+/// `hermetic-python --version`: hermetic's version, the CPython it was built for, and the
+/// one actually loaded with its prefix.
+pub fn version_text() -> String {
+    let built = env!("HERMETIC_PYTHON_VERSION");
+    let prefix = env!("HERMETIC_PYTHON_PREFIX");
+    // SAFETY: Py_GetVersion returns a static string and may be called before init.
+    let loaded = unsafe { std::ffi::CStr::from_ptr(ffi::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned();
+    let loaded = loaded.split_whitespace().next().unwrap_or("").to_string();
+    format!(
+        "hermetic-python {} (CPython {built}, prefix {prefix}; loaded libpython {loaded})",
+        env!("CARGO_PKG_VERSION")
+    )
+}

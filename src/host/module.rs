@@ -1,0 +1,222 @@
+//! The built-in modules the host registers before the interpreter starts (so no file on
+//! `sys.path` can shadow them):
+//! - `hermetic`, public: `PolicyViolation`, `__version__`.
+//! - `_hermetic`, private: what the bootstrap calls to install the native guards. Every
+//!   function in it refuses to work once the policy is armed, and the bootstrap removes it
+//!   from `sys.modules`.
+//!
+//! Originals that a guard replaces are kept in Rust statics, never in a Python object
+//! that user code could reach through `__closure__` or `__globals__`.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyPermissionError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use super::audit;
+use crate::capability::Denial;
+
+create_exception!(
+    hermetic,
+    PolicyViolation,
+    PyPermissionError,
+    "An action refused by the hermetic-python policy (a PermissionError)."
+);
+
+/// Set when an uncaught `PolicyViolation` ended the target; the host then exits with
+/// [`crate::exit::BLOCKED`].
+static UNCAUGHT: AtomicBool = AtomicBool::new(false);
+
+pub fn uncaught_violation() -> bool {
+    UNCAUGHT.load(Ordering::SeqCst)
+}
+
+/// The public module `hermetic`.
+#[pymodule]
+#[pyo3(name = "hermetic")]
+pub fn hermetic_public(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("PolicyViolation", m.py().get_type::<PolicyViolation>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// The private module `_hermetic`, for the bootstrap only.
+#[pymodule]
+#[pyo3(name = "_hermetic")]
+pub fn hermetic_private(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(install_excepthook, m)?)?;
+    m.add_function(wrap_pyfunction!(guard_socket_lookups, m)?)?;
+    Ok(())
+}
+
+fn refuse_if_armed() -> PyResult<()> {
+    if audit::is_armed() {
+        return Err(PyRuntimeError::new_err("_hermetic is for the start-up bootstrap only"));
+    }
+    Ok(())
+}
+
+/// Set the pending Python exception for a denial.
+///
+/// # Safety
+/// The GIL is held by this thread.
+pub unsafe fn raise_violation(denial: &Denial) {
+    let message = denial.to_string();
+    // SAFETY: the GIL is held (caller contract).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: both are plain reads of the runtime's interpreter pointers.
+    let in_main = unsafe { pyo3::ffi::PyInterpreterState_Get() == pyo3::ffi::PyInterpreterState_Main() };
+    if in_main {
+        PolicyViolation::new_err(message).restore(py);
+    } else {
+        // Exception types made by the main interpreter must not cross into another one.
+        PyPermissionError::new_err(message).restore(py);
+    }
+}
+
+/// `sys.excepthook` for the target: prints the traceback as python would, then, for an
+/// uncaught `PolicyViolation`, the one-line summary.
+#[pyfunction]
+fn excepthook(py: Python<'_>, kind: Bound<'_, PyAny>, value: Bound<'_, PyAny>, tb: Bound<'_, PyAny>) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    sys.getattr("__excepthook__")?.call1((&kind, &value, &tb))?;
+    if value.is_instance_of::<PolicyViolation>() {
+        UNCAUGHT.store(true, Ordering::SeqCst);
+        let text: String = value.str()?.extract()?;
+        let (line, hint) = match text.split_once("; to allow it: ") {
+            Some((line, hint)) => (line.to_string(), Some(hint.to_string())),
+            None => (text, None),
+        };
+        let mut out = format!("hermetic: {line}\n");
+        if let Some(hint) = hint {
+            out.push_str(&format!("  hint: allow it with {hint}\n"));
+        }
+        let stderr = sys.getattr("stderr")?;
+        if !stderr.is_none() {
+            stderr.call_method1("write", (out,))?;
+            stderr.call_method0("flush")?;
+        }
+    }
+    Ok(())
+}
+
+/// Install [`excepthook`] as `sys.excepthook`.
+#[pyfunction]
+fn install_excepthook(py: Python<'_>) -> PyResult<()> {
+    refuse_if_armed()?;
+    let hook = wrap_pyfunction!(excepthook, py)?;
+    py.import("sys")?.setattr("excepthook", hook)?;
+    Ok(())
+}
+
+static ORIGINAL_GETADDRINFO: OnceLock<Py<PyAny>> = OnceLock::new();
+static ORIGINAL_GETHOSTBYNAME: OnceLock<Py<PyAny>> = OnceLock::new();
+static ORIGINAL_GETHOSTBYNAME_EX: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// Replace `_socket.getaddrinfo`, `gethostbyname` and `gethostbyname_ex` with native
+/// wrappers that record the addresses a granted look-up returned. The look-up itself is
+/// still decided by the hook (its audit event fires inside the original). A fresh copy of
+/// `_socket` made later skips the recording, which only means its addresses stay
+/// ungranted: the wrappers can only widen what a connect to a literal IP may reach.
+#[pyfunction]
+fn guard_socket_lookups(py: Python<'_>, module: Bound<'_, PyModule>) -> PyResult<()> {
+    refuse_if_armed()?;
+    let _ = ORIGINAL_GETADDRINFO.set(module.getattr("getaddrinfo")?.unbind());
+    let _ = ORIGINAL_GETHOSTBYNAME.set(module.getattr("gethostbyname")?.unbind());
+    let _ = ORIGINAL_GETHOSTBYNAME_EX.set(module.getattr("gethostbyname_ex")?.unbind());
+    module.setattr("getaddrinfo", wrap_pyfunction!(getaddrinfo, py)?)?;
+    module.setattr("gethostbyname", wrap_pyfunction!(gethostbyname, py)?)?;
+    module.setattr("gethostbyname_ex", wrap_pyfunction!(gethostbyname_ex, py)?)?;
+    Ok(())
+}
+
+fn original<'py>(py: Python<'py>, cell: &OnceLock<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    cell.get()
+        .map(|f| f.bind(py).clone())
+        .ok_or_else(|| PyRuntimeError::new_err("hermetic: socket guard not installed"))
+}
+
+fn host_argument(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>, key: &str) -> Option<String> {
+    let value = match args.get_item(0) {
+        Ok(v) => Some(v),
+        Err(_) => kwargs.and_then(|k| k.get_item(key).ok().flatten()),
+    }?;
+    if let Ok(text) = value.extract::<String>() {
+        return Some(text);
+    }
+    value
+        .extract::<Vec<u8>>()
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn parse_ip(value: &Bound<'_, PyAny>) -> Option<IpAddr> {
+    let text: String = value.extract().ok()?;
+    let text = text.split('%').next().unwrap_or(&text).to_string();
+    text.parse().ok()
+}
+
+/// `getaddrinfo(host, port, family=0, type=0, proto=0, flags=0)`, recording results.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn getaddrinfo<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let result = original(py, &ORIGINAL_GETADDRINFO)?.call(args, kwargs)?;
+    if let Some(host) = host_argument(args, kwargs, "host") {
+        let mut ips = Vec::new();
+        if let Ok(list) = result.cast::<PyList>() {
+            for entry in list.iter() {
+                if let Ok(address) = entry.get_item(4).and_then(|sockaddr| sockaddr.get_item(0)) {
+                    ips.extend(parse_ip(&address));
+                }
+            }
+        }
+        audit::record_lookup(&host, &ips);
+    }
+    Ok(result)
+}
+
+/// `gethostbyname(name)`, recording the result.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn gethostbyname<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let result = original(py, &ORIGINAL_GETHOSTBYNAME)?.call(args, kwargs)?;
+    if let Some(host) = host_argument(args, kwargs, "hostname") {
+        audit::record_lookup(&host, &parse_ip(&result).into_iter().collect::<Vec<_>>());
+    }
+    Ok(result)
+}
+
+/// `gethostbyname_ex(name)`, recording the results.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn gethostbyname_ex<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let result = original(py, &ORIGINAL_GETHOSTBYNAME_EX)?.call(args, kwargs)?;
+    if let Some(host) = host_argument(args, kwargs, "hostname") {
+        let mut ips = Vec::new();
+        if let Ok(list) = result.get_item(2) {
+            if let Ok(iter) = list.try_iter() {
+                for address in iter.flatten() {
+                    ips.extend(parse_ip(&address));
+                }
+            }
+        }
+        audit::record_lookup(&host, &ips);
+    }
+    Ok(result)
+}

@@ -1,0 +1,47 @@
+//! The one place hermetic writes about blocked actions: `--trace` lines on stderr and the
+//! trace file. A line is `hermetic: blocked <capability> <detail> (<reason>)`; it never
+//! holds argv or environment values.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+use crate::capability::{Denial, Reason};
+
+struct Sink {
+    stderr: bool,
+    file: Option<Mutex<File>>,
+}
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Configure where trace lines go. Called once, before the hook is armed.
+pub fn configure(stderr: bool, file: Option<File>) {
+    let _ = SINK.set(Sink {
+        stderr,
+        file: file.map(Mutex::new),
+    });
+}
+
+/// Report a blocked action (before the exception is raised, so a caught exception still
+/// leaves a line).
+pub fn blocked(denial: &Denial) {
+    if matches!(denial.reason, Reason::Never(why) if why == super::audit::QUIET) {
+        return;
+    }
+    let Some(sink) = SINK.get() else { return };
+    if !sink.stderr && sink.file.is_none() {
+        return;
+    }
+    let line = format!("hermetic: {}\n", denial.line());
+    if sink.stderr {
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+    if let Some(file) = &sink.file {
+        let mut guard = match file.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let _ = guard.write_all(line.as_bytes());
+    }
+}
