@@ -86,17 +86,22 @@ fn parse_inet_aton(text: &str) -> Option<Ipv4Addr> {
     }
     let mut values = Vec::with_capacity(parts.len());
     for part in &parts {
-        let (digits, radix) = if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-            (hex, 16)
-        } else if part.len() > 1 && part.starts_with('0') {
-            (&part[1..], 8)
-        } else {
-            (*part, 10)
-        };
+        let (digits, radix) =
+            if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+                (hex, 16)
+            } else if part.len() > 1 && part.starts_with('0') {
+                (&part[1..], 8)
+            } else {
+                (*part, 10)
+            };
         if digits.is_empty() && radix != 16 {
             return None;
         }
-        let value = if digits.is_empty() { 0 } else { u32::from_str_radix(digits, radix).ok()? };
+        let value = if digits.is_empty() {
+            0
+        } else {
+            u32::from_str_radix(digits, radix).ok()?
+        };
         values.push(value);
     }
     let last_bits = 8 * (5 - values.len()) as u32;
@@ -130,7 +135,11 @@ pub fn is_metadata_ip(ip: IpAddr) -> bool {
 
 /// Host names of metadata services.
 pub fn is_metadata_name(name: &str) -> bool {
-    const NAMES: &[&str] = &["metadata.google.internal", "metadata.goog", "instance-data.ec2.internal"];
+    const NAMES: &[&str] = &[
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data.ec2.internal",
+    ];
     NAMES
         .iter()
         .any(|m| name == *m || name.strip_suffix(m).is_some_and(|rest| rest.ends_with('.')))
@@ -149,7 +158,9 @@ fn host_matches(spec: &HostSpec, host: &Host) -> bool {
     match (spec, host) {
         (HostSpec::Any, _) => true,
         (_, Host::Wildcard) => false,
-        (HostSpec::Localhost, Host::Name(name)) => name == "localhost" || name.ends_with(".localhost"),
+        (HostSpec::Localhost, Host::Name(name)) => {
+            name == "localhost" || name.ends_with(".localhost")
+        }
         (HostSpec::Localhost, Host::Ip(ip)) => canonical(*ip).is_loopback(),
         (HostSpec::Domain(domain), Host::Name(name)) => {
             name == domain
@@ -158,7 +169,9 @@ fn host_matches(spec: &HostSpec, host: &Host) -> bool {
                     .is_some_and(|rest| rest.ends_with('.'))
         }
         (HostSpec::Domain(_), Host::Ip(_)) => false,
-        (HostSpec::Net { addr, prefix }, Host::Ip(ip)) => in_network(canonical(*ip), canonical(*addr), *prefix),
+        (HostSpec::Net { addr, prefix }, Host::Ip(ip)) => {
+            in_network(canonical(*ip), canonical(*addr), *prefix)
+        }
         (HostSpec::Net { .. }, Host::Name(_)) => false,
     }
 }
@@ -167,12 +180,20 @@ fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
             let prefix = u32::from(prefix.min(32));
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
             u32::from(ip) & mask == u32::from(net) & mask
         }
         (IpAddr::V6(ip), IpAddr::V6(net)) => {
             let prefix = u32::from(prefix.min(128));
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
             u128::from(ip) & mask == u128::from(net) & mask
         }
         _ => false,
@@ -202,7 +223,11 @@ impl Learned {
     fn grants_for(&self, ip: IpAddr) -> Vec<usize> {
         match self.by_ip.lock() {
             Ok(map) => map.get(&canonical(ip)).cloned().unwrap_or_default(),
-            Err(poisoned) => poisoned.into_inner().get(&canonical(ip)).cloned().unwrap_or_default(),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .get(&canonical(ip))
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 }
@@ -235,7 +260,13 @@ impl Engine {
         })
     }
 
-    fn net_denial(&self, capability: Capability, detail: String, reason: Reason, grant: Option<String>) -> Denial {
+    fn net_denial(
+        &self,
+        capability: Capability,
+        detail: String,
+        reason: Reason,
+        grant: Option<String>,
+    ) -> Denial {
         Denial {
             capability,
             detail,
@@ -250,13 +281,16 @@ impl Engine {
         let host = Host::parse(name);
         let detail = host.display();
         if is_metadata(&host) {
-            return Err(self.net_denial(Capability::NetLookup, detail, Reason::Never(METADATA), None));
+            return Err(self.net_denial(
+                Capability::NetLookup,
+                detail,
+                Reason::Never(METADATA),
+                None,
+            ));
         }
-        match &host {
-            // No DNS for numeric hosts or the wildcard: decide as the address itself.
-            Host::Wildcard => return Ok(()),
-            Host::Ip(_) if self.granted(&host, None) || self.learned_allows(&host, None) => return Ok(()),
-            _ => {}
+        // A numeric host or the wildcard sends no query: the connect that follows decides.
+        if matches!(host, Host::Wildcard | Host::Ip(_)) {
+            return Ok(());
         }
         if let Some(rule) = self.first_deny(&host, None).filter(|r| r.value.port.is_none()) {
             return Err(self.net_denial(
@@ -266,7 +300,8 @@ impl Engine {
                 None,
             ));
         }
-        if self.granted(&host, None) {
+        // Any grant for the host allows its look-up, whatever port it names.
+        if self.policy.network.allow.iter().any(|r| host_matches(&r.value.host, &host)) {
             return Ok(());
         }
         let hint = host.display();
@@ -277,7 +312,10 @@ impl Engine {
     pub fn net_reverse(&self, address: &str) -> Decision {
         let host = Host::parse(address);
         if let Host::Ip(_) = host {
-            if self.learned_allows(&host, None) && !is_metadata(&host) && self.first_deny(&host, None).is_none() {
+            if self.learned_allows(&host, None)
+                && !is_metadata(&host)
+                && self.first_deny(&host, None).is_none()
+            {
                 return Ok(());
             }
         }
@@ -289,7 +327,12 @@ impl Engine {
     pub fn net_connect(&self, host: &Host, port: u16) -> Decision {
         let detail = host.display_with_port(port);
         if is_metadata(host) {
-            return Err(self.net_denial(Capability::NetConnect, detail, Reason::Never(METADATA), None));
+            return Err(self.net_denial(
+                Capability::NetConnect,
+                detail,
+                Reason::Never(METADATA),
+                None,
+            ));
         }
         if let Some(rule) = self.first_deny(host, Some(port)) {
             return Err(self.net_denial(
@@ -300,14 +343,23 @@ impl Engine {
             ));
         }
         let allowed = match host {
-            Host::Wildcard => self.granted(&Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Some(port)),
+            Host::Wildcard => {
+                self.granted(&Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Some(port))
+            }
             Host::Ip(_) => self.granted(host, Some(port)) || self.learned_allows(host, Some(port)),
-            Host::Name(name) => self.granted(host, Some(port)) && !self.resolves_to_metadata(name, port),
+            Host::Name(name) => {
+                self.granted(host, Some(port)) && !self.resolves_to_metadata(name, port)
+            }
         };
         if allowed {
             return Ok(());
         }
-        Err(self.net_denial(Capability::NetConnect, detail.clone(), self.not_granted(), Some(detail)))
+        Err(self.net_denial(
+            Capability::NetConnect,
+            detail.clone(),
+            self.not_granted(),
+            Some(detail),
+        ))
     }
 
     /// A connect by name resolves inside C without an audit event; look the name up here
@@ -328,25 +380,20 @@ impl Engine {
     pub fn net_bind(&self, host: &Host, port: u16) -> Decision {
         let detail = host.display_with_port(port);
         let port_query = if port == 0 { None } else { Some(port) };
-        let allowed = match host {
-            Host::Wildcard => self
-                .policy
-                .network
-                .allow
-                .iter()
-                .any(|r| r.value.host == HostSpec::Any && port_matches(r.value.port, port_query)),
-            Host::Ip(ip) if ip.is_unspecified() => self
-                .policy
-                .network
-                .allow
-                .iter()
-                .any(|r| r.value.host == HostSpec::Any && port_matches(r.value.port, port_query)),
-            other => {
-                self.first_deny(other, port_query).is_none()
-                    && !is_metadata(other)
-                    && self.granted(other, port_query)
-            }
-        };
+        let allowed =
+            match host {
+                Host::Wildcard => self.policy.network.allow.iter().any(|r| {
+                    r.value.host == HostSpec::Any && port_matches(r.value.port, port_query)
+                }),
+                Host::Ip(ip) if ip.is_unspecified() => self.policy.network.allow.iter().any(|r| {
+                    r.value.host == HostSpec::Any && port_matches(r.value.port, port_query)
+                }),
+                other => {
+                    self.first_deny(other, port_query).is_none()
+                        && !is_metadata(other)
+                        && self.granted(other, port_query)
+                }
+            };
         if allowed {
             return Ok(());
         }
@@ -372,7 +419,10 @@ impl Engine {
             .allow
             .iter()
             .enumerate()
-            .filter(|(_, rule)| matches!(rule.value.host, HostSpec::Domain(_)) && host_matches(&rule.value.host, &host))
+            .filter(|(_, rule)| {
+                matches!(rule.value.host, HostSpec::Domain(_))
+                    && host_matches(&rule.value.host, &host)
+            })
             .map(|(index, _)| index)
             .collect();
         if grants.is_empty() {
@@ -448,7 +498,10 @@ mod tests {
 
     #[test]
     fn domains_match_on_the_dot_boundary() {
-        let e = engine(vec![grant(HostSpec::Domain("example.com".into()), None)], vec![]);
+        let e = engine(
+            vec![grant(HostSpec::Domain("example.com".into()), None)],
+            vec![],
+        );
         let cases = [
             ("example.com", true),
             ("api.example.com", true),
@@ -461,7 +514,15 @@ mod tests {
         ];
         for (name, ok) in cases {
             assert_eq!(e.net_lookup(name).is_ok(), ok, "lookup {name}");
-            assert_eq!(e.net_connect(&Host::Name(name.to_ascii_lowercase().trim_end_matches('.').into()), 443).is_ok(), ok, "connect {name}");
+            assert_eq!(
+                e.net_connect(
+                    &Host::Name(name.to_ascii_lowercase().trim_end_matches('.').into()),
+                    443
+                )
+                .is_ok(),
+                ok,
+                "connect {name}"
+            );
         }
     }
 
@@ -490,7 +551,13 @@ mod tests {
         let e = engine(
             vec![
                 grant(HostSpec::Domain("api.example.com".into()), Some(443)),
-                grant(HostSpec::Net { addr: v4(10, 0, 0, 0), prefix: 8 }, Some(5432)),
+                grant(
+                    HostSpec::Net {
+                        addr: v4(10, 0, 0, 0),
+                        prefix: 8,
+                    },
+                    Some(5432),
+                ),
             ],
             vec![],
         );
@@ -504,14 +571,23 @@ mod tests {
 
     #[test]
     fn ip_literals_need_a_grant_or_a_granted_lookup() {
-        let e = engine(vec![grant(HostSpec::Domain("example.com".into()), Some(443))], vec![]);
+        let e = engine(
+            vec![grant(HostSpec::Domain("example.com".into()), Some(443))],
+            vec![],
+        );
         let ip = v4(93, 184, 216, 34);
         assert!(e.net_connect(&Host::Ip(ip), 443).is_err());
         e.net_record("evil.test", &[ip]);
-        assert!(e.net_connect(&Host::Ip(ip), 443).is_err(), "an ungranted look-up teaches nothing");
+        assert!(
+            e.net_connect(&Host::Ip(ip), 443).is_err(),
+            "an ungranted look-up teaches nothing"
+        );
         e.net_record("www.example.com", &[ip]);
         assert!(e.net_connect(&Host::Ip(ip), 443).is_ok());
-        assert!(e.net_connect(&Host::Ip(ip), 80).is_err(), "the grant's port still holds");
+        assert!(
+            e.net_connect(&Host::Ip(ip), 80).is_err(),
+            "the grant's port still holds"
+        );
         assert!(e.net_reverse("93.184.216.34").is_ok());
     }
 
@@ -546,7 +622,10 @@ mod tests {
         let e = engine(
             vec![grant(HostSpec::Any, None)],
             vec![Rule::new(
-                HostGrant { host: HostSpec::Domain("evil.test".into()), port: None },
+                HostGrant {
+                    host: HostSpec::Domain("evil.test".into()),
+                    port: None,
+                },
                 deny_origin.clone(),
             )],
         );
@@ -569,7 +648,10 @@ mod tests {
         assert!(all.net_bind(&Host::Wildcard, 8080).is_ok());
         let none = engine(vec![], vec![]);
         let denial = none.net_bind(&Host::parse("127.0.0.1"), 0).unwrap_err();
-        assert_eq!(denial.line(), "blocked net.bind 127.0.0.1:0 (not granted by the built-in default policy)");
+        assert_eq!(
+            denial.line(),
+            "blocked net.bind 127.0.0.1:0 (not granted by the built-in default policy)"
+        );
     }
 
     #[test]
@@ -591,5 +673,7 @@ mod tests {
         assert!(e.net_lookup("localhost").is_err());
         assert!(e.net_connect(&Host::parse("127.0.0.1"), 1).is_err());
         assert!(e.net_lookup("").is_ok(), "a passive look-up sends nothing");
+        assert!(e.net_lookup("127.0.0.1").is_ok(), "a numeric look-up sends nothing");
+        assert!(e.net_reverse("127.0.0.1").is_err(), "a reverse look-up asks DNS");
     }
 }

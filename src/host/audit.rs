@@ -63,7 +63,11 @@ pub fn selftest_seen() -> bool {
 ///
 /// # Safety
 /// Called by CPython with the GIL held, a NUL-terminated event name and the argument tuple.
-pub unsafe extern "C" fn audit_hook(event: *const c_char, args: *mut ffi::PyObject, _data: *mut c_void) -> c_int {
+pub unsafe extern "C" fn audit_hook(
+    event: *const c_char,
+    args: *mut ffi::PyObject,
+    _data: *mut c_void,
+) -> c_int {
     if event.is_null() {
         return 0;
     }
@@ -267,7 +271,11 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 None => check_path(engine, Path::new("."), false),
             },
             Event::Sqlite => match arg(0).and_then(|p| args::text(p)) {
-                Some(db) if db.is_empty() || db == ":memory:" || db.starts_with("file::memory:") => Ok(()),
+                Some(db)
+                    if db.is_empty() || db == ":memory:" || db.starts_with("file::memory:") =>
+                {
+                    Ok(())
+                }
                 Some(db) => {
                     let file = db.strip_prefix("file:").unwrap_or(&db);
                     let file = file.split('?').next().unwrap_or(file);
@@ -306,7 +314,9 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
             Event::AddAuditHook => Err(Denial {
                 capability: Capability::Interpreter,
                 detail: "sys.addaudithook".to_string(),
-                reason: Reason::Never("hooks added from Python could watch the policy; never granted"),
+                reason: Reason::Never(
+                    "hooks added from Python could watch the policy; never granted",
+                ),
                 hint: None,
             }),
         }
@@ -335,7 +345,9 @@ unsafe fn path_or_fd(obj: *mut ffi::PyObject, dir_fd: Option<i64>) -> Option<Pat
         }
         let path = args::path(obj)?;
         match dir_fd {
-            Some(fd) if fd >= 0 && path.is_relative() => fs::fd_path(fd).map(|base| base.join(&path)),
+            Some(fd) if fd >= 0 && path.is_relative() => {
+                fs::fd_path(fd).map(|base| base.join(&path))
+            }
             _ => Some(path),
         }
     }
@@ -407,7 +419,11 @@ unsafe fn first_program(obj: *mut ffi::PyObject) -> Option<String> {
 ///
 /// # Safety
 /// GIL held; `env` is a live object.
-unsafe fn subprocess(engine: &Engine, program: Option<String>, env: Option<*mut ffi::PyObject>) -> Decision {
+unsafe fn subprocess(
+    engine: &Engine,
+    program: Option<String>,
+    env: Option<*mut ffi::PyObject>,
+) -> Decision {
     let Some(program) = program else {
         return engine.subprocess_check("", None);
     };
@@ -416,7 +432,9 @@ unsafe fn subprocess(engine: &Engine, program: Option<String>, env: Option<*mut 
         // SAFETY: forwarded; only exact dicts are read.
         Some(env) => match unsafe { args::dict_str(env, c"PATH") } {
             Some(path) => Some(path),
-            None if unsafe { ffi::PyDict_CheckExact(env) } != 0 => Some("/bin:/usr/bin".to_string()),
+            None if unsafe { ffi::PyDict_CheckExact(env) } != 0 => {
+                Some("/bin:/usr/bin".to_string())
+            }
             // A mapping we cannot read without running its code: search nothing.
             None => Some(String::new()),
         },
@@ -476,7 +494,9 @@ fn abstract_socket(engine: &Engine, capability: Capability) -> Decision {
     Err(Denial {
         capability,
         detail: "non-IP socket address".to_string(),
-        reason: Reason::NotGranted { file: engine.policy.file.clone() },
+        reason: Reason::NotGranted {
+            file: engine.policy.file.clone(),
+        },
         hint: Some("--allow-net or [network] allow = [\"*\"]".to_string()),
     })
 }

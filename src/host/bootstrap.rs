@@ -11,7 +11,9 @@ const FILENAME: &str = "<hermetic-bootstrap>";
 
 pub fn run(py: Python<'_>) -> Result<()> {
     let builtins = py.import("builtins")?;
-    let code = builtins.getattr("compile")?.call1((SOURCE, FILENAME, "exec"))?;
+    let code = builtins
+        .getattr("compile")?
+        .call1((SOURCE, FILENAME, "exec"))?;
     let globals = PyDict::new(py);
     globals.set_item("__name__", "__hermetic_bootstrap__")?;
     globals.set_item("__builtins__", &builtins)?;

@@ -8,8 +8,11 @@ use std::ffi::{c_char, c_int, c_void};
 use pyo3::ffi::PyObject;
 
 /// The signature CPython expects for an audit hook (PEP 578).
-pub type AuditHookFn =
-    unsafe extern "C" fn(event: *const c_char, args: *mut PyObject, user_data: *mut c_void) -> c_int;
+pub type AuditHookFn = unsafe extern "C" fn(
+    event: *const c_char,
+    args: *mut PyObject,
+    user_data: *mut c_void,
+) -> c_int;
 
 extern "C" {
     /// Add a runtime-wide audit hook. May be called before `Py_Initialize*`; such hooks

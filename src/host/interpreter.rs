@@ -21,14 +21,50 @@ pub enum Started {
     Exited(i32),
 }
 
+/// The command line as C strings, kept alive for both start-up steps.
+pub struct Argv {
+    owned: Vec<CString>,
+}
+
+impl Argv {
+    pub fn new(argv: &[std::ffi::OsString]) -> Result<Argv> {
+        let owned = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<std::result::Result<_, _>>()
+            .context("an argument contains a NUL byte")?;
+        Ok(Argv { owned })
+    }
+
+    fn pointers(&self) -> Vec<*const c_char> {
+        self.owned.iter().map(|c| c.as_ptr()).collect()
+    }
+}
+
+/// Pre-initialise the runtime from the command line, as `python` does first: this fixes
+/// the memory allocators (`-X dev`, `PYTHONMALLOC`), UTF-8 mode and isolation before
+/// anything (the audit hook included) allocates.
+pub fn preinitialize(argv: &Argv) -> Result<Started> {
+    let mut pointers = argv.pointers();
+    let mut preconfig = MaybeUninit::<ffi::PyPreConfig>::uninit();
+    // SAFETY: PyPreConfig_InitPythonConfig fills the struct; the pointers outlive the call.
+    unsafe {
+        ffi::PyPreConfig_InitPythonConfig(preconfig.as_mut_ptr());
+        let status = ffi::Py_PreInitializeFromBytesArgs(
+            preconfig.as_ptr(),
+            pointers.len() as isize,
+            pointers.as_mut_ptr() as *mut *mut c_char,
+        );
+        if let Some(result) = check(status, "pre-initializing Python") {
+            return result;
+        }
+    }
+    Ok(Started::Running)
+}
+
 /// Start CPython with `argv` (argv[0] first) parsed as `python` would parse it.
-pub fn start(argv: &[std::ffi::OsString]) -> Result<Started> {
-    let owned: Vec<CString> = argv
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<std::result::Result<_, _>>()
-        .context("an argument contains a NUL byte")?;
-    let mut pointers: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+pub fn start(argv: &Argv) -> Result<Started> {
+    let mut pointers = argv.pointers();
     let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
     // SAFETY: PyConfig_InitPythonConfig fills the whole struct; the later calls get the
     // initialised config; `pointers` outlives the SetBytesArgv call, which copies the
@@ -36,7 +72,8 @@ pub fn start(argv: &[std::ffi::OsString]) -> Result<Started> {
     unsafe {
         ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
         let config_ptr = config.as_mut_ptr();
-        let status = ffi::PyConfig_SetBytesArgv(config_ptr, pointers.len() as isize, pointers.as_mut_ptr());
+        let status =
+            ffi::PyConfig_SetBytesArgv(config_ptr, pointers.len() as isize, pointers.as_mut_ptr());
         if let Some(result) = check(status, "reading the python command line") {
             ffi::PyConfig_Clear(config_ptr);
             return result;
@@ -66,7 +103,9 @@ unsafe fn check(status: ffi::PyStatus, step: &str) -> Option<Result<Started>> {
         let message = if status.err_msg.is_null() {
             "unknown error".to_string()
         } else {
-            std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+            std::ffi::CStr::from_ptr(status.err_msg)
+                .to_string_lossy()
+                .into_owned()
         };
         let message = if status.func.is_null() {
             message

@@ -2,7 +2,8 @@
 //!
 //! 1. Check that the loaded libpython is the one this binary was built for.
 //! 2. Open the trace sink; store the decision engine.
-//! 3. Register the audit hook (before the interpreter exists) and the built-in modules.
+//! 3. Pre-initialise from the command line (allocators, UTF-8 mode), then register the
+//!    audit hook (before the interpreter exists) and the built-in modules.
 //! 4. Start CPython from our own `PyConfig`, argv parsed as `python` parses it.
 //! 5. Self-test: raise `hermetic.selftest` and refuse to go on unless the hook saw it.
 //! 6. Scrub the environment; record the implicit read roots; run the bootstrap.
@@ -48,7 +49,13 @@ pub fn run(policy: Policy, python_argv: &[OsString]) -> Result<i32> {
         bail!("the policy engine was already set");
     }
 
-    // SAFETY: called once, before the interpreter exists; the hook is a plain function.
+    let argv = interpreter::Argv::new(python_argv)?;
+    if let interpreter::Started::Exited(code) = interpreter::preinitialize(&argv)? {
+        return Ok(code);
+    }
+
+    // SAFETY: called once, after pre-initialisation (so the hook entry is allocated with
+    // the allocator the runtime will free it with) and before the interpreter exists.
     let added = unsafe { ffi::PySys_AddAuditHook(audit::audit_hook, std::ptr::null_mut()) };
     if added != 0 {
         bail!("registering the audit hook failed");
@@ -56,7 +63,7 @@ pub fn run(policy: Policy, python_argv: &[OsString]) -> Result<i32> {
     pyo3::append_to_inittab!(hermetic_public);
     pyo3::append_to_inittab!(hermetic_private);
 
-    match interpreter::start(python_argv)? {
+    match interpreter::start(&argv)? {
         interpreter::Started::Running => {}
         interpreter::Started::Exited(code) => return Ok(code),
     }
@@ -91,7 +98,9 @@ use module::{hermetic_private, hermetic_public};
 /// copies CPython made at start-up (`posix.environ`, `os.environ`). Environment reads raise
 /// no audit event, so this is the only way to hold them. `HERMETIC_POLICY` always goes.
 fn scrub_environment(py: Python<'_>) -> Result<()> {
-    let Some(engine) = audit::engine() else { bail!("no engine") };
+    let Some(engine) = audit::engine() else {
+        bail!("no engine")
+    };
     let hidden: Vec<OsString> = std::env::vars_os()
         .map(|(name, _)| name)
         .filter(|name| {
@@ -124,7 +133,9 @@ fn scrub_environment(py: Python<'_>) -> Result<()> {
 /// up, and the target script with its folder (which `Py_RunMain` puts on `sys.path` later,
 /// unless `-P`/`-I`).
 fn implicit_reads(py: Python<'_>) -> Result<()> {
-    let Some(engine) = audit::engine() else { bail!("no engine") };
+    let Some(engine) = audit::engine() else {
+        bail!("no engine")
+    };
     let sys = py.import("sys")?;
     let mut roots: Vec<std::path::PathBuf> = Vec::new();
     for name in ["prefix", "exec_prefix", "base_prefix", "base_exec_prefix"] {
@@ -133,7 +144,11 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
     for entry in sys.getattr("path")?.try_iter()? {
         let entry: String = entry?.extract()?;
-        roots.push(if entry.is_empty() { cwd.clone() } else { entry.into() });
+        roots.push(if entry.is_empty() {
+            cwd.clone()
+        } else {
+            entry.into()
+        });
     }
     let argv: Vec<String> = sys.getattr("argv")?.extract()?;
     let safe_path: bool = sys

@@ -55,7 +55,9 @@ pub fn hermetic_private(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 fn refuse_if_armed() -> PyResult<()> {
     if audit::is_armed() {
-        return Err(PyRuntimeError::new_err("_hermetic is for the start-up bootstrap only"));
+        return Err(PyRuntimeError::new_err(
+            "_hermetic is for the start-up bootstrap only",
+        ));
     }
     Ok(())
 }
@@ -69,7 +71,8 @@ pub unsafe fn raise_violation(denial: &Denial) {
     // SAFETY: the GIL is held (caller contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: both are plain reads of the runtime's interpreter pointers.
-    let in_main = unsafe { pyo3::ffi::PyInterpreterState_Get() == pyo3::ffi::PyInterpreterState_Main() };
+    let in_main =
+        unsafe { pyo3::ffi::PyInterpreterState_Get() == pyo3::ffi::PyInterpreterState_Main() };
     if in_main {
         PolicyViolation::new_err(message).restore(py);
     } else {
@@ -81,7 +84,12 @@ pub unsafe fn raise_violation(denial: &Denial) {
 /// `sys.excepthook` for the target: prints the traceback as python would, then, for an
 /// uncaught `PolicyViolation`, the one-line summary.
 #[pyfunction]
-fn excepthook(py: Python<'_>, kind: Bound<'_, PyAny>, value: Bound<'_, PyAny>, tb: Bound<'_, PyAny>) -> PyResult<()> {
+fn excepthook(
+    py: Python<'_>,
+    kind: Bound<'_, PyAny>,
+    value: Bound<'_, PyAny>,
+    tb: Bound<'_, PyAny>,
+) -> PyResult<()> {
     let sys = py.import("sys")?;
     sys.getattr("__excepthook__")?.call1((&kind, &value, &tb))?;
     if value.is_instance_of::<PolicyViolation>() {
@@ -140,7 +148,11 @@ fn original<'py>(py: Python<'py>, cell: &OnceLock<Py<PyAny>>) -> PyResult<Bound<
         .ok_or_else(|| PyRuntimeError::new_err("hermetic: socket guard not installed"))
 }
 
-fn host_argument(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>, key: &str) -> Option<String> {
+fn host_argument(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    key: &str,
+) -> Option<String> {
     let value = match args.get_item(0) {
         Ok(v) => Some(v),
         Err(_) => kwargs.and_then(|k| k.get_item(key).ok().flatten()),
