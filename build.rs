@@ -16,7 +16,11 @@ fn main() {
     let mut prefix = String::from("unknown");
     if let Some(executable) = config.executable() {
         let probe = Command::new(executable)
-            .args(["-I", "-c", "import sys; print(sys.version.split()[0]); print(sys.base_prefix)"])
+            .args([
+                "-I",
+                "-c",
+                "import sys; print(sys.version.split()[0]); print(sys.base_prefix)",
+            ])
             .output();
         if let Ok(out) = probe {
             let text = String::from_utf8_lossy(&out.stdout).into_owned();

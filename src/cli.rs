@@ -129,7 +129,12 @@ pub struct Cli {
 }
 
 /// Python's own long options: they end hermetic's part of the command line.
-const PYTHON_LONG_OPTIONS: &[&str] = &["check-hash-based-pycs", "help-env", "help-xoptions", "help-all"];
+const PYTHON_LONG_OPTIONS: &[&str] = &[
+    "check-hash-based-pycs",
+    "help-env",
+    "help-xoptions",
+    "help-all",
+];
 
 /// The command line cut in two.
 #[derive(Debug)]
@@ -143,13 +148,17 @@ pub struct Split {
 /// Cut `argv` (with argv[0]) into hermetic's part and python's part.
 pub fn split(argv: Vec<OsString>) -> Split {
     let mut iter = argv.into_iter();
-    let argv0 = iter.next().unwrap_or_else(|| OsString::from("hermetic-python"));
+    let argv0 = iter
+        .next()
+        .unwrap_or_else(|| OsString::from("hermetic-python"));
     let rest: Vec<OsString> = iter.collect();
     let command = Cli::command();
     let mut hermetic = vec![argv0.clone()];
     let mut index = 0;
     while index < rest.len() {
-        let Some(text) = rest[index].to_str() else { break };
+        let Some(text) = rest[index].to_str() else {
+            break;
+        };
         if text == "--" || !text.starts_with("--") {
             break;
         }
@@ -164,7 +173,10 @@ pub fn split(argv: Vec<OsString>) -> Split {
         index += 1;
         let takes_separate_value = command
             .get_arguments()
-            .find(|a| a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name)))
+            .find(|a| {
+                a.get_long() == Some(name)
+                    || a.get_all_aliases().is_some_and(|al| al.contains(&name))
+            })
             .is_some_and(|a| {
                 a.get_action().takes_values()
                     && !a.is_require_equals_set()
@@ -185,19 +197,40 @@ impl Cli {
     pub fn request(&self, env_policy: Option<PathBuf>) -> PolicyRequest {
         let mut flags = Vec::new();
         let optional = |v: &String| if v == "*" { None } else { Some(v.clone()) };
-        flags.extend(self.allow_net.iter().map(|v| PolicyFlag::AllowNet(optional(v))));
+        flags.extend(
+            self.allow_net
+                .iter()
+                .map(|v| PolicyFlag::AllowNet(optional(v))),
+        );
         flags.extend(self.allow_read.iter().cloned().map(PolicyFlag::AllowRead));
         flags.extend(self.allow_write.iter().cloned().map(PolicyFlag::AllowWrite));
-        flags.extend(self.allow_env.iter().map(|v| PolicyFlag::AllowEnv(optional(v))));
-        flags.extend(self.allow_run.iter().map(|v| PolicyFlag::AllowRun(optional(v))));
-        flags.extend(self.allow_native.iter().map(|v| PolicyFlag::AllowNative(optional(v))));
+        flags.extend(
+            self.allow_env
+                .iter()
+                .map(|v| PolicyFlag::AllowEnv(optional(v))),
+        );
+        flags.extend(
+            self.allow_run
+                .iter()
+                .map(|v| PolicyFlag::AllowRun(optional(v))),
+        );
+        flags.extend(
+            self.allow_native
+                .iter()
+                .map(|v| PolicyFlag::AllowNative(optional(v))),
+        );
         if self.no_network {
             flags.push(PolicyFlag::NoNetwork);
         }
         if self.allow_localhost {
             flags.push(PolicyFlag::AllowLocalhost);
         }
-        flags.extend(self.allow_domain.iter().cloned().map(PolicyFlag::AllowDomain));
+        flags.extend(
+            self.allow_domain
+                .iter()
+                .cloned()
+                .map(PolicyFlag::AllowDomain),
+        );
         if self.no_subprocess {
             flags.push(PolicyFlag::NoSubprocess);
         }
@@ -241,18 +274,54 @@ mod tests {
     #[test]
     fn splits_at_the_first_argument_hermetic_does_not_own() {
         let cases: &[(&[&str], &[&str], &[&str])] = &[
-            (&["hp", "script.py", "--trace"], &["hp"], &["hp", "script.py", "--trace"]),
-            (&["hp", "--trace", "-c", "pass"], &["hp", "--trace"], &["hp", "-c", "pass"]),
-            (&["hp", "--policy", "p.toml", "x.py"], &["hp", "--policy", "p.toml"], &["hp", "x.py"]),
-            (&["hp", "--policy=p.toml", "x.py"], &["hp", "--policy=p.toml"], &["hp", "x.py"]),
-            (&["hp", "--allow-net", "x.py"], &["hp", "--allow-net"], &["hp", "x.py"]),
-            (&["hp", "--allow-domain", "a.com", "-m", "m"], &["hp", "--allow-domain", "a.com"], &["hp", "-m", "m"]),
-            (&["hp", "--fs-readonly", "x.py"], &["hp", "--fs-readonly"], &["hp", "x.py"]),
-            (&["hp", "--no-env", "--deny-import", "json", "-"], &["hp", "--no-env", "--deny-import", "json"], &["hp", "-"]),
+            (
+                &["hp", "script.py", "--trace"],
+                &["hp"],
+                &["hp", "script.py", "--trace"],
+            ),
+            (
+                &["hp", "--trace", "-c", "pass"],
+                &["hp", "--trace"],
+                &["hp", "-c", "pass"],
+            ),
+            (
+                &["hp", "--policy", "p.toml", "x.py"],
+                &["hp", "--policy", "p.toml"],
+                &["hp", "x.py"],
+            ),
+            (
+                &["hp", "--policy=p.toml", "x.py"],
+                &["hp", "--policy=p.toml"],
+                &["hp", "x.py"],
+            ),
+            (
+                &["hp", "--allow-net", "x.py"],
+                &["hp", "--allow-net"],
+                &["hp", "x.py"],
+            ),
+            (
+                &["hp", "--allow-domain", "a.com", "-m", "m"],
+                &["hp", "--allow-domain", "a.com"],
+                &["hp", "-m", "m"],
+            ),
+            (
+                &["hp", "--fs-readonly", "x.py"],
+                &["hp", "--fs-readonly"],
+                &["hp", "x.py"],
+            ),
+            (
+                &["hp", "--no-env", "--deny-import", "json", "-"],
+                &["hp", "--no-env", "--deny-import", "json"],
+                &["hp", "-"],
+            ),
             (&["hp", "--", "x.py"], &["hp"], &["hp", "--", "x.py"]),
             (&["hp", "--help-env"], &["hp"], &["hp", "--help-env"]),
             (&["hp", "-I", "--trace"], &["hp"], &["hp", "-I", "--trace"]),
-            (&["hp", "--allow-nett", "x.py"], &["hp", "--allow-nett"], &["hp", "x.py"]),
+            (
+                &["hp", "--allow-nett", "x.py"],
+                &["hp", "--allow-nett"],
+                &["hp", "x.py"],
+            ),
         ];
         for (argv, ours, theirs) in cases {
             let split = split(argv.iter().map(OsString::from).collect());
@@ -278,9 +347,13 @@ mod tests {
         assert_eq!(request.file, Some(PathBuf::from("env.toml")));
         assert_eq!(request.profiles, vec!["net-hermetic".to_string()]);
         assert!(request.flags.contains(&PolicyFlag::AllowNet(None)));
-        assert!(request.flags.contains(&PolicyFlag::AllowNet(Some("example.com:443".into()))));
+        assert!(request
+            .flags
+            .contains(&PolicyFlag::AllowNet(Some("example.com:443".into()))));
         assert!(request.flags.contains(&PolicyFlag::FsReadonly(None)));
-        assert!(request.flags.contains(&PolicyFlag::FsReadonly(Some("/data".into()))));
+        assert!(request
+            .flags
+            .contains(&PolicyFlag::FsReadonly(Some("/data".into()))));
         assert!(request.flags.contains(&PolicyFlag::NoEnvironment));
     }
 

@@ -43,7 +43,8 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let request = options.request(env_policy);
-    let cwd = std::env::current_dir().map_err(|e| Failure::Internal(anyhow::anyhow!("reading the current directory: {e}")))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("reading the current directory: {e}")))?;
     let policy = policy::resolve(&request, &cwd).map_err(|e| Failure::Policy(e.to_string()))?;
     if options.print_policy {
         let _ = write!(std::io::stdout(), "{}", policy::render(&policy));
@@ -55,7 +56,10 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
 /// Clap's errors are several lines; hermetic's are one (plus clap's tip, if any).
 fn usage(error: clap::Error) -> Result<i32, Failure> {
     use clap::error::ErrorKind;
-    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
         let _ = error.print();
         return Ok(0);
     }
@@ -70,5 +74,7 @@ fn usage(error: clap::Error) -> Result<i32, Failure> {
         .find(|l| l.trim_start().starts_with("tip:"))
         .map(|t| format!(" ({})", t.trim()))
         .unwrap_or_default();
-    Err(Failure::Usage(format!("{first}{tip}; see hermetic-python --help")))
+    Err(Failure::Usage(format!(
+        "{first}{tip}; see hermetic-python --help"
+    )))
 }

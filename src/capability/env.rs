@@ -34,7 +34,9 @@ impl Engine {
             capability: Capability::Env,
             detail: super::shorten(name),
             reason: self.not_granted(),
-            hint: Some(format!("--allow-env={name} or [environment] allow = [\"{name}\"]")),
+            hint: Some(format!(
+                "--allow-env={name} or [environment] allow = [\"{name}\"]"
+            )),
         })
     }
 }
@@ -52,7 +54,13 @@ mod tests {
             Rule::new(EnvSpec::Prefix("APP_".into()), Origin::Default),
         ];
         let e = Engine::new(policy);
-        let cases = [("AWS_REGION", true), ("AWS_REGION2", false), ("APP_X", true), ("APP", false), ("SECRET", false)];
+        let cases = [
+            ("AWS_REGION", true),
+            ("AWS_REGION2", false),
+            ("APP_X", true),
+            ("APP", false),
+            ("SECRET", false),
+        ];
         for (name, ok) in cases {
             assert_eq!(e.env_granted(name), ok, "{name}");
             assert_eq!(e.env_write(name).is_ok(), ok, "{name}");

@@ -34,7 +34,13 @@ impl Implicit {
 }
 
 /// Device files every program may use.
-const DEVICES_READ: &[&str] = &["/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/full"];
+const DEVICES_READ: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/full",
+];
 const DEVICES_WRITE: &[&str] = &["/dev/null", "/dev/full"];
 
 /// Make `path` absolute (against the current directory) and resolve it: `.` and `..`
@@ -125,7 +131,11 @@ impl Engine {
     }
 
     pub fn fs_check_resolved(&self, path: &Path, write: bool) -> Decision {
-        let capability = if write { Capability::FsWrite } else { Capability::FsRead };
+        let capability = if write {
+            Capability::FsWrite
+        } else {
+            Capability::FsRead
+        };
         let detail = shorten(&path.to_string_lossy());
         let fs = &self.policy.filesystem;
         if let Some(rule) = fs.deny.iter().find(|r| under(path, &r.value)) {
@@ -136,7 +146,14 @@ impl Engine {
                 hint: None,
             });
         }
-        if is_process_secret(path) && !self.policy.environment.allow.iter().any(|r| r.value == EnvSpec::Any) {
+        if is_process_secret(path)
+            && !self
+                .policy
+                .environment
+                .allow
+                .iter()
+                .any(|r| r.value == EnvSpec::Any)
+        {
             return Err(Denial {
                 capability,
                 detail,
@@ -156,12 +173,18 @@ impl Engine {
         if allowed {
             return Ok(());
         }
-        let (flag, key) = if write { ("--allow-write", "write") } else { ("--allow-read", "read") };
+        let (flag, key) = if write {
+            ("--allow-write", "write")
+        } else {
+            ("--allow-read", "read")
+        };
         Err(Denial {
             capability,
             detail: detail.clone(),
             reason: self.not_granted(),
-            hint: Some(format!("{flag}={detail} or [filesystem] {key} = [\"{detail}\"]")),
+            hint: Some(format!(
+                "{flag}={detail} or [filesystem] {key} = [\"{detail}\"]"
+            )),
         })
     }
 
@@ -201,7 +224,10 @@ mod tests {
         std::os::unix::fs::symlink("/etc", ws.join("link")).unwrap();
         assert_eq!(resolve(&ws.join("a/../b")), ws.join("b"));
         assert_eq!(resolve(&ws.join("../ws/./c")), ws.join("c"));
-        assert_eq!(resolve(&ws.join("link/passwd")), PathBuf::from("/etc/passwd"));
+        assert_eq!(
+            resolve(&ws.join("link/passwd")),
+            PathBuf::from("/etc/passwd")
+        );
         assert_eq!(resolve(&ws.join("missing/../../x")), dir.join("x"));
         assert_eq!(resolve(Path::new("/../../etc")), PathBuf::from("/etc"));
     }
@@ -222,8 +248,18 @@ mod tests {
             (dir.join("wsx/file"), false),
         ];
         for (path, ok) in cases {
-            assert_eq!(e.fs_check(&path, true).is_ok(), ok, "write {}", path.display());
-            assert_eq!(e.fs_check(&path, false).is_ok(), ok, "read {}", path.display());
+            assert_eq!(
+                e.fs_check(&path, true).is_ok(),
+                ok,
+                "write {}",
+                path.display()
+            );
+            assert_eq!(
+                e.fs_check(&path, false).is_ok(),
+                ok,
+                "read {}",
+                path.display()
+            );
         }
     }
 
@@ -240,10 +276,20 @@ mod tests {
     #[test]
     fn process_environment_files_are_refused() {
         let e = engine_with(vec![PathBuf::from("/")], vec![]);
-        for path in ["/proc/self/environ", "/proc/1/environ", "/proc/self/task/1/environ", "/proc/self/mem"] {
-            assert!(e.fs_check_resolved(Path::new(path), false).is_err(), "{path}");
+        for path in [
+            "/proc/self/environ",
+            "/proc/1/environ",
+            "/proc/self/task/1/environ",
+            "/proc/self/mem",
+        ] {
+            assert!(
+                e.fs_check_resolved(Path::new(path), false).is_err(),
+                "{path}"
+            );
         }
-        assert!(e.fs_check_resolved(Path::new("/proc/self/status"), false).is_ok());
+        assert!(e
+            .fs_check_resolved(Path::new("/proc/self/status"), false)
+            .is_ok());
     }
 
     #[test]

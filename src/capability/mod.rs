@@ -83,7 +83,9 @@ impl Denial {
     /// the stable, greppable part (the trace line is this behind `hermetic: `).
     pub fn line(&self) -> String {
         let reason = match &self.reason {
-            Reason::NotGranted { file: None } => "not granted by the built-in default policy".to_string(),
+            Reason::NotGranted { file: None } => {
+                "not granted by the built-in default policy".to_string()
+            }
             Reason::NotGranted { file: Some(path) } => {
                 format!("not granted by {}", path.display())
             }

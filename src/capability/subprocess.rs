@@ -20,7 +20,13 @@ pub fn locate(program: &str, path_var: Option<&str>) -> Option<PathBuf> {
     let search = path_var.unwrap_or("/usr/local/bin:/usr/bin:/bin");
     search
         .split(':')
-        .map(|dir| if dir.is_empty() { Path::new(".") } else { Path::new(dir) })
+        .map(|dir| {
+            if dir.is_empty() {
+                Path::new(".")
+            } else {
+                Path::new(dir)
+            }
+        })
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
         .map(|found| fs::resolve(&found))
@@ -65,7 +71,9 @@ impl Engine {
             capability: Capability::Subprocess,
             detail: shown.clone(),
             reason: self.not_granted(),
-            hint: Some(format!("--allow-run={shown} or [subprocess] allow = [\"{shown}\"]")),
+            hint: Some(format!(
+                "--allow-run={shown} or [subprocess] allow = [\"{shown}\"]"
+            )),
         })
     }
 

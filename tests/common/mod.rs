@@ -18,7 +18,10 @@ pub struct Run {
 impl Run {
     /// Print everything, for assertion messages.
     pub fn dump(&self) -> String {
-        format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -43,7 +46,13 @@ pub fn command(program: &Path) -> Command {
 }
 
 /// Run `program args` with `stdin`, in `dir` if given, with extra environment.
-pub fn run_in(program: &Path, args: &[&str], stdin: Option<&str>, dir: Option<&Path>, env: &[(&str, &str)]) -> Run {
+pub fn run_in(
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    dir: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Run {
     let mut command = command(program);
     command.args(args);
     if let Some(dir) = dir {
@@ -52,11 +61,20 @@ pub fn run_in(program: &Path, args: &[&str], stdin: Option<&str>, dir: Option<&P
     for (k, v) in env {
         command.env(k, v);
     }
-    command.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
     }
     let out = child.wait_with_output().expect("wait");
     Run {
