@@ -10,8 +10,13 @@
 
 mod load;
 mod merge;
+mod profiles;
 mod schema;
 mod show;
+#[cfg(test)]
+mod testutil;
+mod validate;
+mod values;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -19,7 +24,16 @@ use std::path::PathBuf;
 
 pub use load::PolicyError;
 pub use merge::{resolve, PolicyFlag, PolicyRequest, PROFILES};
+pub use schema::SCHEMA_KEYS;
 pub use show::render;
+pub(crate) use values::{env_spec_text, host_grant_text, native_spec_text, program_spec_text};
+
+/// The environment variables every policy grants unless `--no-environment` (or a profile
+/// that implies it) removes them: the built-in base, with [`Origin::Default`].
+///
+/// None of them usually carries a secret, and without them ordinary programs misbehave.
+/// `docs/policy.md` gives the reason for each name.
+pub const SAFE_ENV: &[&str] = &["PATH", "LANG", "LANGUAGE", "LC_*", "TERM", "TZ", "TMPDIR"];
 
 /// Where a rule came from, so that a message can cite it.
 #[derive(Clone, Debug, PartialEq, Eq)]
