@@ -32,7 +32,9 @@ impl Listener {
             match self.inner.accept() {
                 Ok((mut stream, _)) => {
                     stream.set_nonblocking(false).expect("blocking");
-                    stream.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(2)))
+                        .expect("timeout");
                     let mut text = String::new();
                     let _ = stream.read_to_string(&mut text);
                     seen.push(text);
@@ -60,7 +62,12 @@ fn default_policy_blocks_a_loopback_connect_and_nothing_arrives() {
     let port = listener.port();
     let run = run_with(&[], &connect_script(port));
     assert_eq!(run.code, 77, "{}", run.dump());
-    assert!(run.stderr.contains("hermetic.PolicyViolation: blocked net.connect"), "{}", run.dump());
+    assert!(
+        run.stderr
+            .contains("hermetic.PolicyViolation: blocked net.connect"),
+        "{}",
+        run.dump()
+    );
     let summary = format!("hermetic: blocked net.connect 127.0.0.1:{port} (not granted by the built-in default policy)\n  hint: allow it with --allow-net=127.0.0.1:{port} or [network] allow = [\"127.0.0.1:{port}\"]\n");
     assert!(run.stderr.ends_with(&summary), "{}", run.dump());
     assert_eq!(run.stdout, "");
@@ -71,17 +78,37 @@ fn default_policy_blocks_a_loopback_connect_and_nothing_arrives() {
 fn the_violation_is_a_permission_error_and_importable() {
     let code = "import socket, hermetic\ntry:\n    socket.create_connection(('127.0.0.1', 9))\nexcept PermissionError as e:\n    print(type(e).__name__, isinstance(e, hermetic.PolicyViolation), issubclass(hermetic.PolicyViolation, PermissionError))\n";
     let run = run_with(&[], code);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "PolicyViolation True True\n"), "{}", run.dump());
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "PolicyViolation True True\n"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.stderr, "", "no trace without --trace");
 }
 
 #[test]
 fn localhost_grants_connect() {
-    for options in [&["--allow-net=localhost"][..], &["--allow-localhost"], &["--no-network", "--allow-localhost"], &["--allow-net"], &["--profile", "net-hermetic"]] {
+    for options in [
+        &["--allow-net=localhost"][..],
+        &["--allow-localhost"],
+        &["--no-network", "--allow-localhost"],
+        &["--allow-net"],
+        &["--profile", "net-hermetic"],
+    ] {
         let listener = Listener::new();
         let run = run_with(options, &connect_script(listener.port()));
-        assert_eq!((run.code, run.stdout.as_str()), (0, "sent\n"), "{options:?}: {}", run.dump());
-        assert_eq!(listener.received(), vec!["hello".to_string()], "{options:?}");
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (0, "sent\n"),
+            "{options:?}: {}",
+            run.dump()
+        );
+        assert_eq!(
+            listener.received(),
+            vec!["hello".to_string()],
+            "{options:?}"
+        );
     }
 }
 
@@ -101,7 +128,10 @@ fn a_port_grant_opens_that_port_only() {
 #[test]
 fn allow_all_with_no_network_is_the_seeds_no_network() {
     let listener = Listener::new();
-    let run = run_with(&["--allow-all", "--no-network"], &connect_script(listener.port()));
+    let run = run_with(
+        &["--allow-all", "--no-network"],
+        &connect_script(listener.port()),
+    );
     assert_eq!(run.code, 77, "{}", run.dump());
     assert!(listener.received().is_empty());
 }
@@ -144,7 +174,13 @@ for name, attempt in attempts.items():
     }
     assert_eq!(run.stdout.lines().count(), 10);
     assert!(listener.received().is_empty(), "a connection arrived");
-    assert!(run.stderr.lines().all(|l| l.starts_with("hermetic: blocked net.")), "{}", run.dump());
+    assert!(
+        run.stderr
+            .lines()
+            .all(|l| l.starts_with("hermetic: blocked net.")),
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]
@@ -157,7 +193,10 @@ fn udp_datagrams_are_checked() {
     assert_eq!(run.stdout, "denied\n", "{}", run.dump());
     let mut buf = [0u8; 16];
     assert!(receiver.recv_from(&mut buf).is_err(), "a datagram arrived");
-    let run = run_with(&["--allow-localhost"], &code.replace("print('denied')", "pass"));
+    let run = run_with(
+        &["--allow-localhost"],
+        &code.replace("print('denied')", "pass"),
+    );
     assert_eq!(run.code, 0, "{}", run.dump());
     std::thread::sleep(Duration::from_millis(100));
     let (n, _) = receiver.recv_from(&mut buf).expect("datagram");
@@ -168,7 +207,12 @@ fn udp_datagrams_are_checked() {
 fn asyncio_works_under_the_default_policy() {
     let code = "import asyncio\nasync def main():\n    await asyncio.sleep(0)\n    return 42\nprint(asyncio.run(main()))\n";
     let run = run_with(&[], code);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "42\n"), "{}", run.dump());
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "42\n"),
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]
@@ -180,10 +224,19 @@ fn asyncio_connections_go_through_the_same_decision() {
     );
     let run = run_with(&[], &code);
     assert_eq!(run.code, 77, "{}", run.dump());
-    assert!(run.stderr.contains("blocked net.lookup localhost"), "{}", run.dump());
+    assert!(
+        run.stderr.contains("blocked net.lookup localhost"),
+        "{}",
+        run.dump()
+    );
     assert!(listener.received().is_empty());
     let run = run_with(&["--allow-net=localhost"], &code);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "sent\n"), "{}", run.dump());
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "sent\n"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(listener.received(), vec!["async".to_string()]);
 }
 
@@ -191,18 +244,37 @@ fn asyncio_connections_go_through_the_same_decision() {
 fn binds_beyond_loopback_need_a_grant() {
     let code = "import socket\nfor host in ('127.0.0.1', '0.0.0.0', ''):\n    s = socket.socket()\n    try:\n        s.bind((host, 0))\n        print(repr(host), 'bound')\n    except PermissionError:\n        print(repr(host), 'denied')\n";
     let run = run_with(&["--allow-localhost"], code);
-    assert_eq!(run.stdout, "'127.0.0.1' bound\n'0.0.0.0' denied\n'' denied\n", "{}", run.dump());
+    assert_eq!(
+        run.stdout,
+        "'127.0.0.1' bound\n'0.0.0.0' denied\n'' denied\n",
+        "{}",
+        run.dump()
+    );
     let run = run_with(&[], code);
-    assert_eq!(run.stdout, "'127.0.0.1' denied\n'0.0.0.0' denied\n'' denied\n", "{}", run.dump());
+    assert_eq!(
+        run.stdout,
+        "'127.0.0.1' denied\n'0.0.0.0' denied\n'' denied\n",
+        "{}",
+        run.dump()
+    );
     let run = run_with(&["--allow-net"], code);
-    assert_eq!(run.stdout, "'127.0.0.1' bound\n'0.0.0.0' bound\n'' bound\n", "{}", run.dump());
+    assert_eq!(
+        run.stdout,
+        "'127.0.0.1' bound\n'0.0.0.0' bound\n'' bound\n",
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]
 fn domains_match_on_the_dot_boundary() {
     let code = "import socket\nfor host in ('example.com', 'api.example.com', 'badexample.com', 'example.com.evil.test'):\n    try:\n        socket.getaddrinfo(host, 443)\n        print(host, 'resolved')\n    except PermissionError:\n        print(host, 'denied')\n    except OSError:\n        print(host, 'allowed')\n";
     let run = run_with(&["--allow-domain", "example.com"], code);
-    let verdicts: Vec<&str> = run.stdout.lines().map(|l| l.rsplit(' ').next().unwrap_or("")).collect();
+    let verdicts: Vec<&str> = run
+        .stdout
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap_or(""))
+        .collect();
     assert_eq!(verdicts.len(), 4, "{}", run.dump());
     assert_ne!(verdicts[0], "denied", "{}", run.dump());
     assert_ne!(verdicts[1], "denied", "{}", run.dump());
@@ -226,7 +298,11 @@ fn metadata_endpoints_are_denied_even_with_every_host_granted() {
 #[test]
 fn an_ip_literal_passes_only_after_a_granted_lookup_returned_it() {
     // The machine's own name resolves through /etc/hosts, without DNS.
-    let name = common::hermetic(&["--allow-all", "-c", "import socket; print(socket.gethostname())"]);
+    let name = common::hermetic(&[
+        "--allow-all",
+        "-c",
+        "import socket; print(socket.gethostname())",
+    ]);
     let host = name.stdout.trim().to_string();
     assert!(!host.is_empty(), "{}", name.dump());
     let listener = Listener::new();

@@ -6,6 +6,7 @@
 //! (addresses returned by granted DNS look-ups, the implicit read roots found at start-up).
 //! This module must not touch Python objects: it is unit-tested without an interpreter.
 
+pub mod code;
 pub mod env;
 pub mod fs;
 pub mod net;
@@ -125,6 +126,7 @@ pub struct Engine {
     pub policy: Policy,
     pub net: net::Learned,
     pub fs: fs::Implicit,
+    pub stdlib: code::Stdlib,
 }
 
 impl Engine {
@@ -133,6 +135,7 @@ impl Engine {
             policy,
             net: net::Learned::default(),
             fs: fs::Implicit::default(),
+            stdlib: code::Stdlib::default(),
         }
     }
 

@@ -292,7 +292,10 @@ impl Engine {
         if matches!(host, Host::Wildcard | Host::Ip(_)) {
             return Ok(());
         }
-        if let Some(rule) = self.first_deny(&host, None).filter(|r| r.value.port.is_none()) {
+        if let Some(rule) = self
+            .first_deny(&host, None)
+            .filter(|r| r.value.port.is_none())
+        {
             return Err(self.net_denial(
                 Capability::NetLookup,
                 detail,
@@ -301,25 +304,60 @@ impl Engine {
             ));
         }
         // Any grant for the host allows its look-up, whatever port it names.
-        if self.policy.network.allow.iter().any(|r| host_matches(&r.value.host, &host)) {
+        if self
+            .policy
+            .network
+            .allow
+            .iter()
+            .any(|r| host_matches(&r.value.host, &host))
+        {
             return Ok(());
         }
         let hint = host.display();
-        Err(self.net_denial(Capability::NetLookup, detail, self.not_granted(), Some(hint)))
+        Err(self.net_denial(
+            Capability::NetLookup,
+            detail,
+            self.not_granted(),
+            Some(hint),
+        ))
     }
 
     /// A reverse look-up of an address (`gethostbyaddr`, `getnameinfo`).
     pub fn net_reverse(&self, address: &str) -> Decision {
         let host = Host::parse(address);
-        if let Host::Ip(_) = host {
-            if self.learned_allows(&host, None)
-                && !is_metadata(&host)
-                && self.first_deny(&host, None).is_none()
-            {
-                return Ok(());
-            }
+        let Host::Ip(_) = host else {
+            return self.net_lookup(address);
+        };
+        let detail = host.display();
+        if is_metadata(&host) {
+            return Err(self.net_denial(
+                Capability::NetLookup,
+                detail,
+                Reason::Never(METADATA),
+                None,
+            ));
         }
-        self.net_lookup(address)
+        if let Some(rule) = self.first_deny(&host, None) {
+            let reason = Reason::DeniedBy(rule.origin.clone());
+            return Err(self.net_denial(Capability::NetLookup, detail, reason, None));
+        }
+        let granted = self
+            .policy
+            .network
+            .allow
+            .iter()
+            .any(|r| host_matches(&r.value.host, &host));
+        // A reverse look-up names no port: any grant that taught us the address will do.
+        let learned = matches!(host, Host::Ip(ip) if !self.net.grants_for(ip).is_empty());
+        if granted || learned {
+            return Ok(());
+        }
+        Err(self.net_denial(
+            Capability::NetLookup,
+            detail.clone(),
+            self.not_granted(),
+            Some(detail),
+        ))
     }
 
     /// A connection or datagram to `host:port` (`connect`, `connect_ex`, `sendto`,
@@ -673,7 +711,13 @@ mod tests {
         assert!(e.net_lookup("localhost").is_err());
         assert!(e.net_connect(&Host::parse("127.0.0.1"), 1).is_err());
         assert!(e.net_lookup("").is_ok(), "a passive look-up sends nothing");
-        assert!(e.net_lookup("127.0.0.1").is_ok(), "a numeric look-up sends nothing");
-        assert!(e.net_reverse("127.0.0.1").is_err(), "a reverse look-up asks DNS");
+        assert!(
+            e.net_lookup("127.0.0.1").is_ok(),
+            "a numeric look-up sends nothing"
+        );
+        assert!(
+            e.net_reverse("127.0.0.1").is_err(),
+            "a reverse look-up asks DNS"
+        );
     }
 }

@@ -39,8 +39,8 @@ thread_local! {
 }
 
 /// Store the engine; fails if one is already set.
-pub fn set_engine(engine: Engine) -> Result<(), Engine> {
-    ENGINE.set(engine)
+pub fn set_engine(engine: Engine) -> bool {
+    ENGINE.set(engine).is_ok()
 }
 
 pub fn engine() -> Option<&'static Engine> {
@@ -48,6 +48,8 @@ pub fn engine() -> Option<&'static Engine> {
 }
 
 pub fn arm() {
+    let restricts_code = ENGINE.get().is_some_and(|e| !e.policy.code_exec.allowed);
+    CODE_GUARDED.store(restricts_code, Ordering::SeqCst);
     ARMED.store(true, Ordering::SeqCst);
 }
 
@@ -80,6 +82,9 @@ pub unsafe extern "C" fn audit_hook(
         return 0;
     }
     let Some(kind) = classify(name) else { return 0 };
+    if matches!(kind, Event::Code(_)) && !CODE_GUARDED.load(Ordering::Relaxed) {
+        return 0;
+    }
     if IN_HOOK.with(|flag| flag.replace(true)) {
         return 0;
     }
@@ -139,7 +144,16 @@ enum Event {
     Fork(&'static str),
     PutEnv,
     AddAuditHook,
+    Import,
+    Native(&'static str),
+    /// Dynamic code; only decided when the policy restricts it ([`CODE_GUARDED`]).
+    Code(&'static str),
+    Chdir,
 }
+
+/// Set at arming when the policy restricts dynamic code, so the hot `exec`/`compile`
+/// events cost one load otherwise.
+static CODE_GUARDED: AtomicBool = AtomicBool::new(false);
 
 fn classify(name: &[u8]) -> Option<Event> {
     // Hot events (`builtins.id`, `object.__getattr__`, `exec`, `compile`, `import`, ...)
@@ -172,6 +186,16 @@ fn classify(name: &[u8]) -> Option<Event> {
         b"os.forkpty" => Event::Fork("os.forkpty"),
         b"os.putenv" | b"os.unsetenv" => Event::PutEnv,
         b"sys.addaudithook" => Event::AddAuditHook,
+        b"import" => Event::Import,
+        b"ctypes.dlopen" => Event::Native("ctypes"),
+        b"sqlite3.enable_load_extension" | b"sqlite3.load_extension" => {
+            Event::Native("sqlite3.load_extension")
+        }
+        b"compile" => Event::Code("compile"),
+        b"exec" => Event::Code("exec"),
+        b"code.__new__" => Event::Code("code.__new__"),
+        b"function.__new__" => Event::Code("function.__new__"),
+        b"os.chdir" => Event::Chdir,
         _ => return None,
     })
 }
@@ -232,7 +256,7 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 }
             }
             Event::PathWrite(dir_fd_index) => {
-                let dir_fd = dir_fd_index.and_then(|i| arg(i)).and_then(|d| args::int(d));
+                let dir_fd = dir_fd_index.and_then(&arg).and_then(|d| args::int(d));
                 match arg(0).and_then(|p| path_or_fd(p, dir_fd)) {
                     Some(path) => check_path(engine, &path, true),
                     None => Ok(()),
@@ -311,6 +335,23 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 Some(name) => engine.env_write(&name),
                 None => Err(unreadable(Capability::Env)),
             },
+            Event::Import => {
+                let Some(module) = arg(0).and_then(|m| args::text(m)) else {
+                    return Err(unreadable(Capability::Import));
+                };
+                engine.import_check(&module)?;
+                match arg(1)
+                    .filter(|f| !args::is_none(*f))
+                    .and_then(|f| args::path(f))
+                {
+                    // The second form: an extension module file is being loaded.
+                    Some(filename) => engine.native_check(&module, Some(&filename)),
+                    None => Ok(()),
+                }
+            }
+            Event::Native(what) => engine.native_check(what, None),
+            Event::Code(what) => engine.code_exec_check(what, caller_file().as_deref()),
+            Event::Chdir => engine.mutation_check("os.chdir"),
             Event::AddAuditHook => Err(Denial {
                 capability: Capability::Interpreter,
                 detail: "sys.addaudithook".to_string(),
@@ -320,6 +361,34 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 hint: None,
             }),
         }
+    }
+}
+
+/// The file of the innermost Python frame: who asked for the action. `None` when no
+/// Python code is running (the interpreter itself, e.g. running the main script).
+fn caller_file() -> Option<String> {
+    // SAFETY: GIL held inside the hook; PyEval_GetFrame returns a borrowed frame or null;
+    // PyFrame_GetCode returns a new reference; co_filename is a plain member (reading it
+    // runs no Python code and raises no audit event). References are released.
+    unsafe {
+        let frame = ffi::PyEval_GetFrame();
+        if frame.is_null() {
+            return None;
+        }
+        let code = ffi::PyFrame_GetCode(frame);
+        if code.is_null() {
+            ffi::PyErr_Clear();
+            return Some(String::new());
+        }
+        let filename = ffi::PyObject_GetAttrString(code.cast(), c"co_filename".as_ptr());
+        ffi::Py_DecRef(code.cast());
+        if filename.is_null() {
+            ffi::PyErr_Clear();
+            return Some(String::new());
+        }
+        let text = args::text(filename);
+        ffi::Py_DecRef(filename);
+        Some(text.unwrap_or_default())
     }
 }
 
@@ -473,7 +542,9 @@ unsafe fn socket_address(engine: &Engine, event: Event, address: *mut ffi::PyObj
             if bytes.first() == Some(&0) || bytes.is_empty() {
                 return abstract_socket(engine, capability);
             }
-            let path = PathBuf::from(std::ffi::OsStr::from_encoded_bytes_unchecked(&bytes));
+            let path = PathBuf::from(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&bytes),
+            );
             return check_path(engine, &path, true);
         }
     }

@@ -45,7 +45,7 @@ pub fn run(policy: Policy, python_argv: &[OsString]) -> Result<i32> {
         None => None,
     };
     report::configure(policy.trace.enabled, trace_file);
-    if audit::set_engine(Engine::new(policy)).is_err() {
+    if !audit::set_engine(Engine::new(policy)) {
         bail!("the policy engine was already set");
     }
 
@@ -174,6 +174,16 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
                 }
             }
         }
+    }
+    let version = sys.getattr("version_info")?;
+    let (major, minor): (u32, u32) = (
+        version.get_item(0)?.extract()?,
+        version.get_item(1)?.extract()?,
+    );
+    let base: String = sys.getattr("base_prefix")?.extract()?;
+    let stdlib = std::path::Path::new(&base).join(format!("lib/python{major}.{minor}"));
+    if !engine.stdlib.set(stdlib) {
+        bail!("the standard library folder was already set");
     }
     if !engine.fs.set(roots) {
         bail!("implicit read roots were already set");
