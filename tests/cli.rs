@@ -9,7 +9,14 @@ use common::{hermetic, hermetic_bin, run_in, temp_dir, write};
 fn version_names_the_embedded_cpython() {
     let run = hermetic(&["--version"]);
     assert_eq!(run.code, 0);
-    assert!(run.stdout.starts_with(&format!("hermetic-python {} (CPython ", env!("CARGO_PKG_VERSION"))), "{}", run.dump());
+    assert!(
+        run.stdout.starts_with(&format!(
+            "hermetic-python {} (CPython ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        run.dump()
+    );
     assert!(run.stdout.contains("prefix /"), "{}", run.dump());
 }
 
@@ -18,10 +25,30 @@ fn help_lists_the_seed_flags() {
     let run = hermetic(&["--help"]);
     assert_eq!(run.code, 0, "{}", run.dump());
     for flag in [
-        "--no-network", "--allow-localhost", "--allow-domain", "--no-subprocess", "--fs-readonly", "--no-environment",
-        "--no-env", "--no-code-exec", "--deny-import", "--no-interpreter-mutation", "--block-native", "--profile",
-        "--seal", "--trace", "--trace-file", "--allow-net", "--allow-read", "--allow-write", "--allow-env",
-        "--allow-run", "--allow-native", "--allow-all", "--policy", "--print-policy",
+        "--no-network",
+        "--allow-localhost",
+        "--allow-domain",
+        "--no-subprocess",
+        "--fs-readonly",
+        "--no-environment",
+        "--no-env",
+        "--no-code-exec",
+        "--deny-import",
+        "--no-interpreter-mutation",
+        "--block-native",
+        "--profile",
+        "--seal",
+        "--trace",
+        "--trace-file",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-run",
+        "--allow-native",
+        "--allow-all",
+        "--policy",
+        "--print-policy",
     ] {
         assert!(run.stdout.contains(flag), "{flag} missing from --help");
     }
@@ -32,8 +59,17 @@ fn a_misspelt_option_is_one_line_and_exit_2() {
     let run = hermetic(&["--allow-nett=x", "-c", "pass"]);
     assert_eq!(run.code, 2, "{}", run.dump());
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.dump());
-    assert!(run.stderr.starts_with("hermetic: usage error: unexpected argument '--allow-nett'"), "{}", run.dump());
-    assert!(run.stderr.contains("--allow-net"), "suggests the right flag: {}", run.dump());
+    assert!(
+        run.stderr
+            .starts_with("hermetic: usage error: unexpected argument '--allow-nett'"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stderr.contains("--allow-net"),
+        "suggests the right flag: {}",
+        run.dump()
+    );
 }
 
 #[test]
@@ -41,7 +77,12 @@ fn a_bad_flag_value_is_a_policy_error() {
     let run = hermetic(&["--allow-net=exa mple.com", "-c", "pass"]);
     assert_eq!(run.code, 2, "{}", run.dump());
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.dump());
-    assert!(run.stderr.starts_with("hermetic: policy error: --allow-net=exa mple.com: "), "{}", run.dump());
+    assert!(
+        run.stderr
+            .starts_with("hermetic: policy error: --allow-net=exa mple.com: "),
+        "{}",
+        run.dump()
+    );
     let run = hermetic(&["--profile", "nope", "-c", "pass"]);
     assert_eq!(run.code, 2, "{}", run.dump());
 }
@@ -50,24 +91,47 @@ fn a_bad_flag_value_is_a_policy_error() {
 fn policy_file_errors_carry_file_line_and_column() {
     let dir = temp_dir("policy-errors");
     let cases = [
-        ("unknown.toml", "[network]\nallow = [\"localhost\"]\nalow = []\n", "unknown.toml:3:1: "),
+        (
+            "unknown.toml",
+            "[network]\nallow = [\"localhost\"]\nalow = []\n",
+            "unknown.toml:3:1: ",
+        ),
         ("table.toml", "[netwrok]\nallow = []\n", "table.toml:1:2: "),
         ("type.toml", "[code]\nexec = \"no\"\n", "type.toml:2:8: "),
-        ("host.toml", "[network]\nallow = [\"localhost:99999\"]\n", "host.toml:2:10: "),
+        (
+            "host.toml",
+            "[network]\nallow = [\"localhost:99999\"]\n",
+            "host.toml:2:10: ",
+        ),
         ("syntax.toml", "[network\n", "syntax.toml:1:9: "),
     ];
     for (name, body, prefix) in cases {
         let path = write(&dir, name, body);
-        let run = run_in(&hermetic_bin(), &["--policy", path.to_str().unwrap(), "-c", "print('ran')"], None, None, &[]);
+        let run = run_in(
+            &hermetic_bin(),
+            &["--policy", path.to_str().unwrap(), "-c", "print('ran')"],
+            None,
+            None,
+            &[],
+        );
         assert_eq!(run.code, 2, "{name}: {}", run.dump());
         assert_eq!(run.stdout, "", "{name}: nothing ran");
         assert_eq!(run.stderr.lines().count(), 1, "{name}: {}", run.dump());
         let expected = format!("hermetic: policy error: {}", dir.join(prefix).display());
-        assert!(run.stderr.starts_with(&expected), "{name}: expected {expected}\n{}", run.dump());
+        assert!(
+            run.stderr.starts_with(&expected),
+            "{name}: expected {expected}\n{}",
+            run.dump()
+        );
     }
     let run = hermetic(&["--policy", "/nonexistent/p.toml", "-c", "pass"]);
     assert_eq!(run.code, 2, "{}", run.dump());
-    assert!(run.stderr.starts_with("hermetic: policy error: /nonexistent/p.toml: cannot read: "), "{}", run.dump());
+    assert!(
+        run.stderr
+            .starts_with("hermetic: policy error: /nonexistent/p.toml: cannot read: "),
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]
@@ -75,20 +139,67 @@ fn hermetic_policy_names_the_policy_and_is_hidden_from_the_script() {
     let dir = temp_dir("env-policy");
     let policy = write(&dir, "p.toml", "[imports]\ndeny = [\"json\"]\n");
     let code = "import os\nprint(os.environ.get('HERMETIC_POLICY'))\ntry:\n    import json\nexcept PermissionError:\n    print('json denied')\n";
-    let run = run_in(&hermetic_bin(), &["-c", code], None, None, &[("HERMETIC_POLICY", policy.to_str().unwrap())]);
-    assert_eq!((run.code, run.stdout.as_str()), (0, "None\njson denied\n"), "{}", run.dump());
-    let run = run_in(&hermetic_bin(), &["--allow-env", "-c", code], None, None, &[("HERMETIC_POLICY", policy.to_str().unwrap())]);
-    assert_eq!(run.stdout, "None\njson denied\n", "hidden even with every variable granted: {}", run.dump());
+    let run = run_in(
+        &hermetic_bin(),
+        &["-c", code],
+        None,
+        None,
+        &[("HERMETIC_POLICY", policy.to_str().unwrap())],
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "None\njson denied\n"),
+        "{}",
+        run.dump()
+    );
+    let run = run_in(
+        &hermetic_bin(),
+        &["--allow-env", "-c", code],
+        None,
+        None,
+        &[("HERMETIC_POLICY", policy.to_str().unwrap())],
+    );
+    assert_eq!(
+        run.stdout,
+        "None\njson denied\n",
+        "hidden even with every variable granted: {}",
+        run.dump()
+    );
 }
 
 #[test]
 fn print_policy_shows_the_effective_policy_and_runs_nothing() {
-    let run = hermetic(&["--allow-localhost", "--no-network", "--deny-import", "pickle", "--print-policy", "-c", "print('ran')"]);
+    let run = hermetic(&[
+        "--allow-localhost",
+        "--no-network",
+        "--deny-import",
+        "pickle",
+        "--print-policy",
+        "-c",
+        "print('ran')",
+    ]);
     assert_eq!(run.code, 0, "{}", run.dump());
-    assert!(!run.stdout.lines().any(|l| l == "ran"), "the target did not run");
-    assert!(run.stdout.contains("\"localhost\",  # flag --allow-localhost"), "{}", run.stdout);
-    assert!(run.stdout.contains("\"pickle\",  # flag --deny-import=pickle"), "{}", run.stdout);
-    assert!(run.stdout.contains("[subprocess]\nallow = []"), "{}", run.stdout);
+    assert!(
+        !run.stdout.lines().any(|l| l == "ran"),
+        "the target did not run"
+    );
+    assert!(
+        run.stdout
+            .contains("\"localhost\",  # flag --allow-localhost"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("\"pickle\",  # flag --deny-import=pickle"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("[subprocess]\nallow = []"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -130,7 +241,13 @@ print("stdlib ok")
         marker = marker.display(),
         target = target.display()
     );
-    let run = run_in(&hermetic_bin(), &["-c", &code], None, Some(&dir), &[("HERMETIC_TEST_SECRET", "s3cr3t")]);
+    let run = run_in(
+        &hermetic_bin(),
+        &["-c", &code],
+        None,
+        Some(&dir),
+        &[("HERMETIC_TEST_SECRET", "s3cr3t")],
+    );
     assert_eq!(
         run.stdout,
         "network denied\nsubprocess denied\nos.system denied\nwrite denied\nnative denied\nsecret None None\npath kept True\nstdlib ok\n",
@@ -154,23 +271,56 @@ fn trace_logs_caught_blocks_and_never_argv_or_environment() {
         None,
         &[],
     );
-    assert_eq!((run.code, run.stdout.as_str()), (0, "done\n"), "{}", run.dump());
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "done\n"),
+        "{}",
+        run.dump()
+    );
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{}", run.dump());
-    assert!(lines[0].starts_with("hermetic: blocked subprocess /"), "{}", run.dump());
-    assert!(lines[1].starts_with("hermetic: blocked env TOKEN "), "{}", run.dump());
+    assert!(
+        lines[0].starts_with("hermetic: blocked subprocess /"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        lines[1].starts_with("hermetic: blocked env TOKEN "),
+        "{}",
+        run.dump()
+    );
     let logged = std::fs::read_to_string(&log).expect("trace file");
     assert_eq!(logged, run.stderr, "the file holds the same lines");
     for secret in ["SECRET_ARG", "SECRET_ENV", "SECRET_VALUE"] {
         assert!(!logged.contains(secret), "{secret} leaked into the trace");
     }
     // Appends, never truncates.
-    run_in(&hermetic_bin(), &["--trace-file", log.to_str().unwrap(), "-c", code], None, None, &[]);
-    assert_eq!(std::fs::read_to_string(&log).expect("trace file").lines().count(), 4);
+    run_in(
+        &hermetic_bin(),
+        &["--trace-file", log.to_str().unwrap(), "-c", code],
+        None,
+        None,
+        &[],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log)
+            .expect("trace file")
+            .lines()
+            .count(),
+        4
+    );
 }
 
 #[test]
 fn without_trace_a_caught_block_is_silent() {
-    let run = hermetic(&["-c", "import os\ntry:\n    os.system('true')\nexcept PermissionError:\n    print('caught')\n"]);
-    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("caught\n", ""), "{}", run.dump());
+    let run = hermetic(&[
+        "-c",
+        "import os\ntry:\n    os.system('true')\nexcept PermissionError:\n    print('caught')\n",
+    ]);
+    assert_eq!(
+        (run.stdout.as_str(), run.stderr.as_str()),
+        ("caught\n", ""),
+        "{}",
+        run.dump()
+    );
 }
