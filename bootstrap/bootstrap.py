@@ -2,7 +2,8 @@
 
 It installs the native guards for surfaces that raise no audit event and then leaves
 nothing behind: no globals, no references to originals (those live in Rust). Every
-decision is made in Rust; nothing here holds policy. GUARD_LOOKUPS is set by the host.
+decision is made in Rust; nothing here holds policy. GUARD_LOOKUPS and GUARD_SPAWN
+are set by the host.
 """
 
 import sys
@@ -16,5 +17,10 @@ if GUARD_LOOKUPS:  # noqa: F821  -- set by the host
     import _socket
 
     _hermetic.guard_socket_lookups(_socket)
+
+if GUARD_SPAWN:  # noqa: F821  -- set by the host
+    import _posixsubprocess
+
+    _hermetic.guard_fork_exec(_posixsubprocess)
 
 del sys.modules["_hermetic"]

@@ -37,7 +37,8 @@ fn is_executable(path: &Path) -> bool {
 }
 
 impl Engine {
-    fn subprocess_any(&self) -> bool {
+    /// Is every program granted?
+    pub fn subprocess_any(&self) -> bool {
         self.policy
             .subprocess
             .allow
@@ -74,6 +75,20 @@ impl Engine {
             hint: Some(format!(
                 "--allow-run={shown} or [subprocess] allow = [\"{shown}\"]"
             )),
+        })
+    }
+
+    /// Loading a fresh copy of `_posixsubprocess` after start-up would hand back an
+    /// unguarded `fork_exec`; it is refused unless every program is granted.
+    pub fn fresh_spawn_module(&self, module: &str) -> Decision {
+        if module != "_posixsubprocess" || self.subprocess_any() {
+            return Ok(());
+        }
+        Err(Denial {
+            capability: Capability::Subprocess,
+            detail: format!("fresh copy of {module}"),
+            reason: super::Reason::Never("would bypass the subprocess guard"),
+            hint: None,
         })
     }
 

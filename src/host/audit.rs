@@ -345,7 +345,10 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                     .and_then(|f| args::path(f))
                 {
                     // The second form: an extension module file is being loaded.
-                    Some(filename) => engine.native_check(&module, Some(&filename)),
+                    Some(filename) => {
+                        engine.fresh_spawn_module(&module)?;
+                        engine.native_check(&module, Some(&filename))
+                    }
                     None => Ok(()),
                 }
             }

@@ -50,6 +50,7 @@ pub fn hermetic_public(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub fn hermetic_private(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(install_excepthook, m)?)?;
     m.add_function(wrap_pyfunction!(guard_socket_lookups, m)?)?;
+    m.add_function(wrap_pyfunction!(guard_fork_exec, m)?)?;
     Ok(())
 }
 
@@ -231,4 +232,55 @@ fn gethostbyname_ex<'py>(
         audit::record_lookup(&host, &ips);
     }
     Ok(result)
+}
+
+static ORIGINAL_FORK_EXEC: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// Replace `_posixsubprocess.fork_exec` (the real fork+exec behind `subprocess` and
+/// `multiprocessing`, which raises no audit event) with a native wrapper that asks the
+/// engine about the program before the original runs. The original stays in a Rust static.
+/// `subprocess` and `multiprocessing` look the function up on the module, or import it
+/// after this runs, so they get the wrapper.
+#[pyfunction]
+fn guard_fork_exec(py: Python<'_>, module: Bound<'_, PyModule>) -> PyResult<()> {
+    refuse_if_armed()?;
+    let _ = ORIGINAL_FORK_EXEC.set(module.getattr("fork_exec")?.unbind());
+    module.setattr("fork_exec", wrap_pyfunction!(fork_exec, py)?)?;
+    Ok(())
+}
+
+/// The program `fork_exec` would run: the first of its candidate paths that is an
+/// executable file (the child tries them in order), else the first candidate.
+fn fork_exec_program(candidates: &Bound<'_, PyAny>) -> Option<String> {
+    let mut names = Vec::new();
+    for item in candidates.try_iter().ok()? {
+        let item = item.ok()?;
+        let name = match item.extract::<String>() {
+            Ok(text) => text,
+            Err(_) => String::from_utf8_lossy(&item.extract::<Vec<u8>>().ok()?).into_owned(),
+        };
+        names.push(name);
+    }
+    let runnable = names.iter().find(|n| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(n).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    });
+    runnable.or(names.first()).cloned()
+}
+
+/// `_posixsubprocess.fork_exec(args, executable_list, ...)`, checked.
+#[pyfunction]
+#[pyo3(signature = (*args))]
+fn fork_exec<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    let engine = audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
+    let program = args.get_item(1).ok().and_then(|c| fork_exec_program(&c));
+    let decision = match program {
+        Some(program) => engine.subprocess_check(&program, None),
+        None => engine.subprocess_check("", None),
+    };
+    if let Err(denial) = decision {
+        super::report::blocked(&denial);
+        return Err(PolicyViolation::new_err(denial.to_string()));
+    }
+    original(py, &ORIGINAL_FORK_EXEC)?.call1(args)
 }

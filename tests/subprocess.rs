@@ -1,0 +1,85 @@
+//! Subprocess: every spawn surface, including `_posixsubprocess.fork_exec` (no audit event),
+//! tried for real; the check is that the child's marker file never appears.
+
+mod common;
+
+use common::{hermetic_bin, run_in, temp_dir};
+
+#[test]
+fn no_surface_starts_a_process_under_the_default_policy() {
+    let dir = temp_dir("spawn");
+    let marker = dir.join("marker");
+    let m = marker.display();
+    let code = format!(
+        r#"
+import os, subprocess, importlib.util, pty, asyncio
+import _posixsubprocess
+import multiprocessing.util
+touch = "touch {m}"
+def fork_exec(fe):
+    r, w = os.pipe()
+    pid = fe([b"/bin/sh", b"-c", touch.encode()], [b"/bin/sh"], True, (), None, None,
+             -1, -1, -1, -1, -1, -1, r, w, False, False, -1, None, None, None, -1, None)
+    os.waitpid(pid, 0)
+attempts = {{
+    "subprocess.run": lambda: subprocess.run(["/bin/sh", "-c", touch]),
+    "shell=True": lambda: subprocess.run(touch, shell=True),
+    "os.system": lambda: os.system(touch),
+    "os.popen": lambda: os.popen(touch).close(),
+    "os.posix_spawn": lambda: os.waitpid(os.posix_spawn("/bin/sh", ["sh", "-c", touch], {{}}), 0),
+    "os.posix_spawnp": lambda: os.waitpid(os.posix_spawnp("sh", ["sh", "-c", touch], {{}}), 0),
+    "os.spawnv": lambda: os.spawnv(os.P_WAIT, "/bin/sh", ["sh", "-c", touch]),
+    "os.fork": lambda: os.fork(),
+    "pty.fork": lambda: pty.fork(),
+    "asyncio": lambda: asyncio.run(asyncio.create_subprocess_exec("/bin/sh", "-c", touch)),
+    "fork_exec": lambda: fork_exec(_posixsubprocess.fork_exec),
+    "fresh fork_exec": lambda: fork_exec(importlib.util.module_from_spec(importlib.util.find_spec("_posixsubprocess")).fork_exec),
+    "spawnv_passfds": lambda: multiprocessing.util.spawnv_passfds("/bin/sh", ["sh", "-c", touch], ()),
+    "env PATH trick": lambda: subprocess.run(["sh", "-c", touch], env={{"PATH": "/usr/bin:/bin"}}),
+}}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+        print(name, "RAN")
+    except PermissionError:
+        print(name, "denied")
+"#
+    );
+    let run = run_in(&hermetic_bin(), &["-c", &code], None, Some(&dir), &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(run.stdout.lines().count(), 14, "{}", run.dump());
+    assert!(
+        run.stdout.lines().all(|l| l.ends_with(" denied")),
+        "{}",
+        run.dump()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!marker.exists(), "a child process ran");
+}
+
+#[test]
+fn allow_run_lets_exactly_that_program_run() {
+    let dir = temp_dir("allow-run");
+    let code = "import subprocess\nfor argv in (['/bin/echo', 'one'], ['echo', 'two'], ['/bin/true'], ['/bin/sh', '-c', 'echo three']):\n    try:\n        subprocess.run(argv, check=True)\n    except PermissionError:\n        print(argv[0], 'denied', flush=True)\n";
+    let run = run_in(
+        &hermetic_bin(),
+        &["--allow-run=/bin/echo", "-c", code],
+        None,
+        Some(&dir),
+        &[],
+    );
+    assert_eq!(
+        run.stdout,
+        "one\ntwo\n/bin/true denied\n/bin/sh denied\n",
+        "{}",
+        run.dump()
+    );
+    let run = run_in(
+        &hermetic_bin(),
+        &["--allow-run", "-c", code],
+        None,
+        Some(&dir),
+        &[],
+    );
+    assert_eq!(run.stdout, "one\ntwo\nthree\n", "{}", run.dump());
+}
