@@ -418,26 +418,24 @@ impl Engine {
     pub fn net_bind(&self, host: &Host, port: u16) -> Decision {
         let detail = host.display_with_port(port);
         let port_query = if port == 0 { None } else { Some(port) };
+        // The wildcard address exposes every interface: only a grant for every host covers it.
+        let wildcard =
+            matches!(host, Host::Wildcard) || matches!(host, Host::Ip(ip) if ip.is_unspecified());
         let allowed =
-            match host {
-                Host::Wildcard => self.policy.network.allow.iter().any(|r| {
+            if wildcard {
+                self.policy.network.allow.iter().any(|r| {
                     r.value.host == HostSpec::Any && port_matches(r.value.port, port_query)
-                }),
-                Host::Ip(ip) if ip.is_unspecified() => self.policy.network.allow.iter().any(|r| {
-                    r.value.host == HostSpec::Any && port_matches(r.value.port, port_query)
-                }),
-                other => {
-                    self.first_deny(other, port_query).is_none()
-                        && !is_metadata(other)
-                        && self.granted(other, port_query)
-                }
+                })
+            } else {
+                self.first_deny(host, port_query).is_none()
+                    && !is_metadata(host)
+                    && self.granted(host, port_query)
             };
         if allowed {
             return Ok(());
         }
         let hint = match host {
-            Host::Wildcard => "*".to_string(),
-            Host::Ip(ip) if ip.is_unspecified() => "*".to_string(),
+            _ if wildcard => "*".to_string(),
             other if port == 0 => other.display(),
             other => other.display_with_port(port),
         };
