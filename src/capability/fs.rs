@@ -8,28 +8,32 @@
 //! so.
 
 use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::{shorten, Capability, Decision, Denial, Engine, Reason};
 use crate::policy::EnvSpec;
 
-/// Read roots the host adds at start-up: the interpreter's installation, `sys.path` as it
-/// stands when the target starts (site-packages, the script's folder). Set once.
+/// Read roots the host adds at start-up (the interpreter's installation, `sys.path` as it
+/// stands when the target starts, the script's folder), and the anchors. Set once.
 #[derive(Debug, Default)]
 pub struct Implicit {
     reads: OnceLock<Vec<PathBuf>>,
+    /// Every root (policy and implicit) that is a real directory, deepest first. A path
+    /// below one is resolved from there on, without re-checking the root's own components:
+    /// roots cannot be removed or moved while the policy is in force
+    /// ([`Engine::fs_remove_check`]), so what was a real directory at start-up still is.
+    anchors: OnceLock<Vec<PathBuf>>,
 }
 
 impl Implicit {
-    /// Set the implicit read roots; the first call wins, later calls are refused.
-    pub fn set(&self, roots: Vec<PathBuf>) -> bool {
-        let roots = roots.iter().map(|r| resolve(r)).collect();
-        self.reads.set(roots).is_ok()
-    }
-
     pub fn reads(&self) -> &[PathBuf] {
         self.reads.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn anchors(&self) -> &[PathBuf] {
+        self.anchors.get().map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
@@ -47,6 +51,12 @@ const DEVICES_WRITE: &[&str] = &["/dev/null", "/dev/full"];
 /// are applied to the real path built so far, symlinks are followed (40 at most, as the
 /// kernel does), and components that do not exist yet are appended as written.
 pub fn resolve(path: &Path) -> PathBuf {
+    resolve_below(path, &[])
+}
+
+/// [`resolve`], starting from the deepest of `anchors` (real, canonical directories) that
+/// prefixes the path, so only the components below it cost a system call.
+pub fn resolve_below(path: &Path, anchors: &[PathBuf]) -> PathBuf {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -56,13 +66,29 @@ pub fn resolve(path: &Path) -> PathBuf {
         }
     };
     let mut budget = 40;
+    let bytes = absolute.as_os_str().as_bytes();
+    for anchor in anchors {
+        let prefix = anchor.as_os_str().as_bytes();
+        // A lexical prefix on the `/` boundary; `..` in the rest is applied to the real
+        // anchor, so it climbs out correctly. A path spelt with `//` or `/./` inside the
+        // anchor part simply misses here and takes the full walk.
+        if bytes.starts_with(prefix) && matches!(bytes.get(prefix.len()), None | Some(b'/')) {
+            let rest = &bytes[prefix.len()..];
+            let rest = Path::new(OsStr::from_bytes(rest.strip_prefix(b"/").unwrap_or(rest)));
+            return walk(anchor.clone(), rest, &mut budget);
+        }
+    }
     resolve_absolute(&absolute, &mut budget)
 }
 
 fn resolve_absolute(path: &Path, budget: &mut u32) -> PathBuf {
-    let mut out = PathBuf::from("/");
+    walk(PathBuf::from("/"), path, budget)
+}
+
+/// Apply `rest`'s components to the real path `out`, following symlinks.
+fn walk(mut out: PathBuf, rest: &Path, budget: &mut u32) -> PathBuf {
     let mut missing = false;
-    for component in path.components() {
+    for component in rest.components() {
         match component {
             Component::RootDir | Component::Prefix(_) => out = PathBuf::from("/"),
             Component::CurDir => {}
@@ -104,8 +130,14 @@ pub fn fd_path(fd: i64) -> Option<PathBuf> {
     target.is_absolute().then_some(target)
 }
 
+/// Is `path` `root` or below it? Both are resolved (no `.`, `..` or `//`), so comparing
+/// bytes on the `/` boundary is exact, and cheaper than walking components.
 fn under(path: &Path, root: &Path) -> bool {
-    path.starts_with(root)
+    let (path, root) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
+    if root == b"/" {
+        return path.first() == Some(&b'/');
+    }
+    path.starts_with(root) && matches!(path.get(root.len()), None | Some(b'/'))
 }
 
 /// `/proc/<pid>/environ`, `/proc/<pid>/task/<tid>/environ` and the `mem` files hold the
@@ -124,10 +156,54 @@ fn is_process_secret(path: &Path) -> bool {
 }
 
 impl Engine {
+    /// Record the implicit read roots and compute the anchors. The first call wins.
+    pub fn set_roots(&self, implicit: Vec<PathBuf>) -> bool {
+        let reads: Vec<PathBuf> = implicit.iter().map(|r| resolve(r)).collect();
+        let fs = &self.policy.filesystem;
+        let mut anchors: Vec<PathBuf> = fs
+            .read
+            .iter()
+            .chain(&fs.write)
+            .chain(&fs.deny)
+            .map(|r| r.value.clone())
+            .chain(reads.iter().cloned())
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) && resolve(p) == *p)
+            .collect();
+        anchors.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        anchors.dedup();
+        self.fs.reads.set(reads).is_ok() && self.fs.anchors.set(anchors).is_ok()
+    }
+
+    /// Resolve `path` as the checks see it.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        resolve_below(path, self.fs.anchors())
+    }
+
     /// May `path` be read (`write == false`) or written?
     pub fn fs_check(&self, path: &Path, write: bool) -> Decision {
-        let resolved = resolve(path);
+        let resolved = self.resolve(path);
         self.fs_check_resolved(&resolved, write)
+    }
+
+    /// Removing or moving `path` (already resolved): refused when it is a root, or holds
+    /// one, whatever the grants say. This keeps the anchors real directories.
+    pub fn fs_remove_check(&self, path: &Path) -> Decision {
+        if self
+            .fs
+            .anchors()
+            .iter()
+            .any(|anchor| anchor.starts_with(path))
+        {
+            return Err(Denial {
+                capability: Capability::FsWrite,
+                detail: shorten(&path.to_string_lossy()),
+                reason: Reason::Never(
+                    "a granted root cannot be removed or moved while the policy is in force",
+                ),
+                hint: None,
+            });
+        }
+        Ok(())
     }
 
     pub fn fs_check_resolved(&self, path: &Path, write: bool) -> Decision {
@@ -136,13 +212,14 @@ impl Engine {
         } else {
             Capability::FsRead
         };
-        let detail = shorten(&path.to_string_lossy());
+        let detail = || shorten(&path.to_string_lossy());
         let fs = &self.policy.filesystem;
         if let Some(rule) = fs.deny.iter().find(|r| under(path, &r.value)) {
+            let reason = Reason::DeniedBy(rule.origin.clone());
             return Err(Denial {
                 capability,
-                detail,
-                reason: Reason::DeniedBy(rule.origin.clone()),
+                detail: detail(),
+                reason,
                 hint: None,
             });
         }
@@ -154,18 +231,20 @@ impl Engine {
                 .iter()
                 .any(|r| r.value == EnvSpec::Any)
         {
+            let reason = Reason::Never("holds the unscrubbed environment; needs --allow-env");
             return Err(Denial {
                 capability,
-                detail,
-                reason: Reason::Never("holds the unscrubbed environment; needs --allow-env"),
+                detail: detail(),
+                reason,
                 hint: None,
             });
         }
-        let path_str = path.to_str().unwrap_or("");
+        let bytes = path.as_os_str().as_bytes();
         let allowed = if write {
-            DEVICES_WRITE.contains(&path_str) || fs.write.iter().any(|r| under(path, &r.value))
+            DEVICES_WRITE.iter().any(|d| d.as_bytes() == bytes)
+                || fs.write.iter().any(|r| under(path, &r.value))
         } else {
-            DEVICES_READ.contains(&path_str)
+            DEVICES_READ.iter().any(|d| d.as_bytes() == bytes)
                 || fs.read.iter().any(|r| under(path, &r.value))
                 || fs.write.iter().any(|r| under(path, &r.value))
                 || self.fs.reads().iter().any(|root| under(path, root))
@@ -178,6 +257,7 @@ impl Engine {
         } else {
             ("--allow-read", "read")
         };
+        let detail = detail();
         Err(Denial {
             capability,
             detail: detail.clone(),
@@ -261,6 +341,61 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    #[test]
+    fn anchored_resolution_agrees_with_the_full_walk() {
+        let dir = temp_dir("anchors");
+        let ws = dir.join("ws");
+        std::fs::create_dir_all(ws.join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc", ws.join("link")).unwrap();
+        std::os::unix::fs::symlink(&dir, ws.join("up")).unwrap();
+        let e = engine_with(vec![], vec![ws.clone()]);
+        assert!(e.set_roots(vec![]));
+        assert_eq!(e.fs.anchors(), &[ws.clone()]);
+        for rel in [
+            "f",
+            "sub/f",
+            "link/passwd",
+            "up/x",
+            "../x",
+            "sub/../../x",
+            "missing/../link/x",
+            ".",
+        ] {
+            let path = ws.join(rel);
+            assert_eq!(e.resolve(&path), resolve(&path), "{rel}");
+        }
+    }
+
+    #[test]
+    fn under_is_exact_on_the_slash_boundary() {
+        let cases = [
+            ("/ws", "/ws", true),
+            ("/ws/a", "/ws", true),
+            ("/wsx", "/ws", false),
+            ("/w", "/ws", false),
+            ("/a", "/", true),
+        ];
+        for (path, root, expected) in cases {
+            assert_eq!(
+                under(Path::new(path), Path::new(root)),
+                expected,
+                "{path} under {root}"
+            );
+        }
+    }
+
+    #[test]
+    fn roots_cannot_be_removed_or_moved() {
+        let dir = temp_dir("protect");
+        let ws = dir.join("ws");
+        std::fs::create_dir_all(ws.join("sub")).unwrap();
+        let e = engine_with(vec![], vec![ws.clone()]);
+        assert!(e.set_roots(vec![]));
+        assert!(e.fs_remove_check(&ws).is_err());
+        assert!(e.fs_remove_check(&dir).is_err(), "a folder holding a root");
+        assert!(e.fs_remove_check(&ws.join("sub")).is_ok());
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub unsafe fn bytes_of(obj: *mut ffi::PyObject) -> Option<Vec<u8>> {
     // SAFETY: type checks first; every C call reads the object's own buffer.
     unsafe {
         if ffi::PyUnicode_Check(obj) != 0 {
+            // Most strings have a cached UTF-8 form: read it without allocating. Strings
+            // with lone surrogates (undecodable file names) take the filesystem encoding.
+            let mut size: ffi::Py_ssize_t = 0;
+            let utf8 = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
+            if !utf8.is_null() && size >= 0 {
+                return Some(std::slice::from_raw_parts(utf8 as *const u8, size as usize).to_vec());
+            }
+            ffi::PyErr_Clear();
             let encoded = ffi::PyUnicode_EncodeFSDefault(obj);
             if encoded.is_null() {
                 ffi::PyErr_Clear();

@@ -130,8 +130,12 @@ enum Event {
     Open,
     /// A path-taking write: `(path, ..., dir_fd)` with the dir_fd at this index, if any.
     PathWrite(Option<isize>),
-    /// Two paths written: rename, link.
-    TwoPathWrite,
+    /// `(path, dir_fd)` removed: remove, unlink, rmdir.
+    PathRemove,
+    /// `(src, dst, src_dir_fd, dst_dir_fd)`: both names change.
+    Rename,
+    /// `(src, dst, src_dir_fd, dst_dir_fd)`: a new name for `src`'s file.
+    Link,
     Symlink,
     PathRead,
     Truncate,
@@ -168,11 +172,12 @@ fn classify(name: &[u8]) -> Option<Event> {
         b"socket.sendto" | b"socket.sendmsg" => Event::SendTo,
         b"socket.bind" => Event::Bind,
         b"socket.sethostname" => Event::SetHostName,
-        b"os.remove" | b"os.rmdir" => Event::PathWrite(Some(1)),
+        b"os.remove" | b"os.rmdir" => Event::PathRemove,
         b"os.mkdir" | b"os.chmod" => Event::PathWrite(Some(2)),
         b"os.chown" | b"os.utime" => Event::PathWrite(Some(3)),
         b"os.setxattr" | b"os.removexattr" | b"shutil.chown" => Event::PathWrite(None),
-        b"os.rename" | b"os.link" => Event::TwoPathWrite,
+        b"os.rename" => Event::Rename,
+        b"os.link" => Event::Link,
         b"os.symlink" => Event::Symlink,
         b"os.truncate" => Event::Truncate,
         b"os.listdir" | b"os.scandir" | b"os.getxattr" | b"os.listxattr" => Event::PathRead,
@@ -262,14 +267,34 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                     None => Ok(()),
                 }
             }
-            Event::TwoPathWrite => {
+            Event::PathRemove => {
+                let dir_fd = arg(1).and_then(|d| args::int(d));
+                match arg(0).and_then(|p| path_or_fd(p, dir_fd)) {
+                    Some(path) => remove_or_move(engine, &path),
+                    None => Ok(()),
+                }
+            }
+            Event::Rename => {
                 let src_dir = arg(2).and_then(|d| args::int(d));
                 let dst_dir = arg(3).and_then(|d| args::int(d));
+                if let Some(src) = arg(0).and_then(|p| path_or_fd(p, src_dir)) {
+                    remove_or_move(engine, &src)?;
+                }
+                match arg(1).and_then(|p| path_or_fd(p, dst_dir)) {
+                    Some(dst) => remove_or_move(engine, &dst),
+                    None => Ok(()),
+                }
+            }
+            Event::Link => {
+                let src_dir = arg(2).and_then(|d| args::int(d));
+                let dst_dir = arg(3).and_then(|d| args::int(d));
+                // A hard link makes the file writable under the new name: the file itself
+                // must be writable.
                 if let Some(src) = arg(0).and_then(|p| path_or_fd(p, src_dir)) {
                     check_path(engine, &src, true)?;
                 }
                 match arg(1).and_then(|p| path_or_fd(p, dst_dir)) {
-                    Some(dst) => check_path(engine, &dst, true),
+                    Some(dst) => check_resolved(engine, &location(engine, &dst), true),
                     None => Ok(()),
                 }
             }
@@ -426,9 +451,12 @@ unsafe fn path_or_fd(obj: *mut ffi::PyObject, dir_fd: Option<i64>) -> Option<Pat
 }
 
 fn check_path(engine: &Engine, path: &Path, write: bool) -> Decision {
-    let resolved = fs::resolve(path);
-    match engine.fs_check_resolved(&resolved, write) {
-        Err(denial) if Engine::fs_is_quiet(&resolved) && write => Err(Denial {
+    check_resolved(engine, &engine.resolve(path), write)
+}
+
+fn check_resolved(engine: &Engine, resolved: &Path, write: bool) -> Decision {
+    match engine.fs_check_resolved(resolved, write) {
+        Err(denial) if Engine::fs_is_quiet(resolved) && write => Err(Denial {
             reason: Reason::Never(QUIET),
             ..denial
         }),
@@ -439,13 +467,25 @@ fn check_path(engine: &Engine, path: &Path, write: bool) -> Decision {
 /// The reason text of bytecode-cache denials, which the reporter keeps out of the trace.
 pub const QUIET: &str = "bytecode cache outside the write roots";
 
-/// A symlink or new name is a write in the folder that holds it; the link's own name is
-/// not followed.
+/// Where a name itself lives: its folder resolved, the last component not followed (a
+/// symlink is removed, moved or created, never its target).
+fn location(engine: &Engine, path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => engine.resolve(parent).join(name),
+        _ => engine.resolve(path),
+    }
+}
+
+/// Removing or moving a name: a write where the name lives, and never a root.
+fn remove_or_move(engine: &Engine, path: &Path) -> Decision {
+    let resolved = location(engine, path);
+    engine.fs_remove_check(&resolved)?;
+    check_resolved(engine, &resolved, true)
+}
+
+/// A symlink is a write in the folder that holds it; its target is not followed.
 fn check_link_location(engine: &Engine, link: &Path) -> Decision {
-    let parent = link.parent().unwrap_or(Path::new("/"));
-    let name = link.file_name().map(PathBuf::from).unwrap_or_default();
-    let resolved = fs::resolve(parent).join(name);
-    engine.fs_check_resolved(&resolved, true)
+    check_resolved(engine, &location(engine, link), true)
 }
 
 /// Does an `open` with these flags or mode write?

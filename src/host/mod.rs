@@ -185,7 +185,7 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
     if !engine.stdlib.set(stdlib) {
         bail!("the standard library folder was already set");
     }
-    if !engine.fs.set(roots) {
+    if !engine.set_roots(roots) {
         bail!("implicit read roots were already set");
     }
     Ok(())
