@@ -159,50 +159,62 @@ enum Event {
 /// events cost one load otherwise.
 static CODE_GUARDED: AtomicBool = AtomicBool::new(false);
 
-fn classify(name: &[u8]) -> Option<Event> {
-    // Hot events (`builtins.id`, `object.__getattr__`, `exec`, `compile`, `import`, ...)
-    // fall through the match and return at once.
-    Some(match name {
-        b"open" => Event::Open,
-        b"socket.getaddrinfo" => Event::GetAddrInfo,
-        b"socket.gethostbyname" => Event::GetHostByName,
-        b"socket.gethostbyaddr" => Event::GetHostByAddr,
-        b"socket.getnameinfo" => Event::GetNameInfo,
-        b"socket.connect" => Event::Connect,
-        b"socket.sendto" | b"socket.sendmsg" => Event::SendTo,
-        b"socket.bind" => Event::Bind,
-        b"socket.sethostname" => Event::SetHostName,
-        b"os.remove" | b"os.rmdir" => Event::PathRemove,
-        b"os.mkdir" | b"os.chmod" => Event::PathWrite(Some(2)),
-        b"os.chown" | b"os.utime" => Event::PathWrite(Some(3)),
-        b"os.setxattr" | b"os.removexattr" | b"shutil.chown" => Event::PathWrite(None),
-        b"os.rename" => Event::Rename,
-        b"os.link" => Event::Link,
-        b"os.symlink" => Event::Symlink,
-        b"os.truncate" => Event::Truncate,
-        b"os.listdir" | b"os.scandir" | b"os.getxattr" | b"os.listxattr" => Event::PathRead,
-        b"sqlite3.connect" => Event::Sqlite,
-        b"mmap.__new__" => Event::Mmap,
-        b"subprocess.Popen" => Event::Popen,
-        b"os.system" => Event::System,
-        b"os.exec" => Event::Exec,
-        b"os.posix_spawn" => Event::PosixSpawn,
-        b"os.fork" => Event::Fork("os.fork"),
-        b"os.forkpty" => Event::Fork("os.forkpty"),
-        b"os.putenv" | b"os.unsetenv" => Event::PutEnv,
-        b"sys.addaudithook" => Event::AddAuditHook,
-        b"import" => Event::Import,
-        b"ctypes.dlopen" => Event::Native("ctypes"),
-        b"sqlite3.enable_load_extension" | b"sqlite3.load_extension" => {
-            Event::Native("sqlite3.load_extension")
+/// The event table: one list is both the dispatch and [`GUARDED_EVENTS`], so the names a
+/// test checks against the embedded CPython are exactly the names the hook decides.
+macro_rules! events {
+    ($($($name:literal)|+ => $event:expr,)+) => {
+        /// Every audit event the hook decides.
+        pub const GUARDED_EVENTS: &[&str] = &[$($($name),+),+];
+
+        /// Hot events (`builtins.id`, `object.__getattr__`, ...) fall through the match and
+        /// return at once.
+        fn classify(name: &[u8]) -> Option<Event> {
+            let name = std::str::from_utf8(name).ok()?;
+            Some(match name {
+                $($($name)|+ => $event,)+
+                _ => return None,
+            })
         }
-        b"compile" => Event::Code("compile"),
-        b"exec" => Event::Code("exec"),
-        b"code.__new__" => Event::Code("code.__new__"),
-        b"function.__new__" => Event::Code("function.__new__"),
-        b"os.chdir" => Event::Chdir,
-        _ => return None,
-    })
+    };
+}
+
+events! {
+        "open" => Event::Open,
+        "socket.getaddrinfo" => Event::GetAddrInfo,
+        "socket.gethostbyname" => Event::GetHostByName,
+        "socket.gethostbyaddr" => Event::GetHostByAddr,
+        "socket.getnameinfo" => Event::GetNameInfo,
+        "socket.connect" => Event::Connect,
+        "socket.sendto" | "socket.sendmsg" => Event::SendTo,
+        "socket.bind" => Event::Bind,
+        "socket.sethostname" => Event::SetHostName,
+        "os.remove" | "os.rmdir" => Event::PathRemove,
+        "os.mkdir" | "os.chmod" => Event::PathWrite(Some(2)),
+        "os.chown" | "os.utime" => Event::PathWrite(Some(3)),
+        "os.setxattr" | "os.removexattr" | "shutil.chown" => Event::PathWrite(None),
+        "os.rename" => Event::Rename,
+        "os.link" => Event::Link,
+        "os.symlink" => Event::Symlink,
+        "os.truncate" => Event::Truncate,
+        "os.listdir" | "os.scandir" | "os.getxattr" | "os.listxattr" => Event::PathRead,
+        "sqlite3.connect" => Event::Sqlite,
+        "mmap.__new__" => Event::Mmap,
+        "subprocess.Popen" => Event::Popen,
+        "os.system" => Event::System,
+        "os.exec" => Event::Exec,
+        "os.posix_spawn" => Event::PosixSpawn,
+        "os.fork" => Event::Fork("os.fork"),
+        "os.forkpty" => Event::Fork("os.forkpty"),
+        "os.putenv" | "os.unsetenv" => Event::PutEnv,
+        "sys.addaudithook" => Event::AddAuditHook,
+        "import" => Event::Import,
+        "ctypes.dlopen" => Event::Native("ctypes"),
+        "sqlite3.enable_load_extension" | "sqlite3.load_extension" => Event::Native("sqlite3.load_extension"),
+        "compile" => Event::Code("compile"),
+        "exec" => Event::Code("exec"),
+        "code.__new__" => Event::Code("code.__new__"),
+        "function.__new__" => Event::Code("function.__new__"),
+        "os.chdir" => Event::Chdir,
 }
 
 /// Decide one event.
