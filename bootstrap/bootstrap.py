@@ -23,4 +23,8 @@ if GUARD_SPAWN:  # noqa: F821  -- set by the host
 
     _hermetic.guard_fork_exec(_posixsubprocess)
 
+import posix
+
+_hermetic.guard_posix(posix)
+
 del sys.modules["_hermetic"]

@@ -36,6 +36,25 @@ thread_local! {
     /// Set while this thread is inside the hook, so events raised by the hook's own work
     /// are not judged again.
     static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+    /// The folder of a `dir_fd` passed to `os.open`, whose `open` event names only the
+    /// relative path. Set by the native `os.open` wrapper for the duration of the call.
+    static OPEN_BASE: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Guard for [`OPEN_BASE`]: set on creation, cleared on drop.
+pub struct OpenBase(());
+
+impl OpenBase {
+    pub fn set(base: PathBuf) -> OpenBase {
+        OPEN_BASE.with(|b| *b.borrow_mut() = Some(base));
+        OpenBase(())
+    }
+}
+
+impl Drop for OpenBase {
+    fn drop(&mut self) {
+        OPEN_BASE.with(|b| *b.borrow_mut() = None);
+    }
 }
 
 /// Store the engine; fails if one is already set.
@@ -267,8 +286,15 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 let flags = arg(2).and_then(|f| args::int(f)).unwrap_or(0);
                 let write = open_writes(flags, arg(1).and_then(|m| args::text(m)).as_deref());
                 match path_or_fd(target, None) {
+                    Some(path) if path.is_relative() => {
+                        let base = OPEN_BASE.with(|b| b.borrow().clone());
+                        match base {
+                            Some(base) => check_path(engine, &base.join(path), write),
+                            None => check_path(engine, &path, write),
+                        }
+                    }
                     Some(path) => check_path(engine, &path, write),
-                    // An fd that no longer resolves, or a type we cannot read.
+                    // An fd that is not a file (pipe, socket), or a type we cannot read.
                     None => Ok(()),
                 }
             }
@@ -454,9 +480,12 @@ unsafe fn path_or_fd(obj: *mut ffi::PyObject, dir_fd: Option<i64>) -> Option<Pat
         }
         let path = args::path(obj)?;
         match dir_fd {
-            Some(fd) if fd >= 0 && path.is_relative() => {
-                fs::fd_path(fd).map(|base| base.join(&path))
-            }
+            // A dir_fd we cannot name is judged as a folder nothing grants.
+            Some(fd) if fd >= 0 && path.is_relative() => Some(
+                fs::fd_path(fd)
+                    .unwrap_or_else(|| PathBuf::from("/<unresolvable dir_fd>"))
+                    .join(&path),
+            ),
             _ => Some(path),
         }
     }

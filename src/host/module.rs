@@ -51,6 +51,7 @@ pub fn hermetic_private(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(install_excepthook, m)?)?;
     m.add_function(wrap_pyfunction!(guard_socket_lookups, m)?)?;
     m.add_function(wrap_pyfunction!(guard_fork_exec, m)?)?;
+    m.add_function(wrap_pyfunction!(guard_posix, m)?)?;
     Ok(())
 }
 
@@ -283,4 +284,150 @@ fn fork_exec<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound
         return Err(PolicyViolation::new_err(denial.to_string()));
     }
     original(py, &ORIGINAL_FORK_EXEC)?.call1(args)
+}
+
+static ORIGINAL_OPEN: OnceLock<Py<PyAny>> = OnceLock::new();
+static ORIGINAL_MKFIFO: OnceLock<Py<PyAny>> = OnceLock::new();
+static ORIGINAL_MKNOD: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// Replace `posix.open`, `mkfifo`, `mknod` and `chroot` (and their `os` names when `os` is
+/// already imported; a later `import os` copies them from `posix`):
+/// - `open(path, flags, dir_fd=fd)`: its audit event names only the relative path; the
+///   wrapper tells the hook which folder `fd` is, so the event is judged against it.
+/// - `mkfifo`, `mknod`: no audit event at all; checked here as writes.
+/// - `chroot`: would make every path the policy names mean another file; refused unless
+///   the whole filesystem is granted.
+#[pyfunction]
+fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResult<()> {
+    refuse_if_armed()?;
+    let _ = ORIGINAL_OPEN.set(posix.getattr("open")?.unbind());
+    let _ = ORIGINAL_MKFIFO.set(posix.getattr("mkfifo")?.unbind());
+    let _ = ORIGINAL_MKNOD.set(posix.getattr("mknod")?.unbind());
+    let modules = py.import("sys")?.getattr("modules")?;
+    let mut targets = vec![posix.into_any()];
+    if let Ok(os) = modules.get_item("os") {
+        targets.push(os);
+    }
+    for target in targets {
+        target.setattr("open", wrap_pyfunction!(open, py)?)?;
+        target.setattr("mkfifo", wrap_pyfunction!(mkfifo, py)?)?;
+        target.setattr("mknod", wrap_pyfunction!(mknod, py)?)?;
+        target.setattr("chroot", wrap_pyfunction!(chroot, py)?)?;
+    }
+    Ok(())
+}
+
+/// The folder an `fd` names, for a `dir_fd` argument.
+fn dir_fd_base(kwargs: Option<&Bound<'_, PyDict>>) -> Option<Option<std::path::PathBuf>> {
+    let value = kwargs?.get_item("dir_fd").ok().flatten()?;
+    if value.is_none() {
+        return None;
+    }
+    let fd: i64 = value.extract().ok()?;
+    Some(crate::capability::fs::fd_path(fd))
+}
+
+fn deny(denial: Denial) -> PyErr {
+    super::report::blocked(&denial);
+    PolicyViolation::new_err(denial.to_string())
+}
+
+/// `os.open(path, flags, mode=0o777, *, dir_fd=None)`.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn open<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let original = original(py, &ORIGINAL_OPEN)?;
+    match dir_fd_base(kwargs) {
+        None => original.call(args, kwargs),
+        Some(base) => {
+            // An fd that is not a folder we can name: judge the name against a folder
+            // nothing grants, so only a policy granting everything lets it through.
+            let base = base.unwrap_or_else(|| std::path::PathBuf::from("/<unresolvable dir_fd>"));
+            let _context = audit::OpenBase::set(base);
+            original.call(args, kwargs)
+        }
+    }
+}
+
+/// The path a `mkfifo`/`mknod` call creates, made absolute against `dir_fd`.
+fn created_path(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<std::path::PathBuf> {
+    let path = match args.get_item(0) {
+        Ok(p) => p,
+        Err(_) => kwargs
+            .and_then(|k| k.get_item("path").ok().flatten())
+            .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("missing path"))?,
+    };
+    let path: std::path::PathBuf = path.extract()?;
+    match dir_fd_base(kwargs) {
+        Some(base) if path.is_relative() => Ok(base
+            .unwrap_or_else(|| std::path::PathBuf::from("/<unresolvable dir_fd>"))
+            .join(path)),
+        _ => Ok(path),
+    }
+}
+
+fn checked_create<'py>(
+    py: Python<'py>,
+    cell: &OnceLock<Py<PyAny>>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let engine = audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
+    let path = created_path(args, kwargs)?;
+    let parent = path.parent().map(|p| engine.resolve(p)).unwrap_or_default();
+    let resolved = match path.file_name() {
+        Some(name) => parent.join(name),
+        None => engine.resolve(&path),
+    };
+    engine.fs_check_resolved(&resolved, true).map_err(deny)?;
+    original(py, cell)?.call(args, kwargs)
+}
+
+/// `os.mkfifo(path, mode=0o666, *, dir_fd=None)`, checked as a write.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn mkfifo<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    checked_create(py, &ORIGINAL_MKFIFO, args, kwargs)
+}
+
+/// `os.mknod(path, mode=0o600, device=0, *, dir_fd=None)`, checked as a write.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn mknod<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    checked_create(py, &ORIGINAL_MKNOD, args, kwargs)
+}
+
+/// `os.chroot(path)`: refused unless reads and writes of `/` are granted.
+#[pyfunction]
+#[pyo3(signature = (*_args, **_kwargs))]
+fn chroot(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    let engine = audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
+    let root = std::path::Path::new("/");
+    engine
+        .fs_check_resolved(root, true)
+        .and_then(|()| engine.fs_check_resolved(root, false))
+        .map_err(|denial| {
+            deny(Denial {
+                detail: "chroot".to_string(),
+                ..denial
+            })
+        })?;
+    Err(pyo3::exceptions::PyPermissionError::new_err(
+        "hermetic: chroot would change what every path in the policy means; run without hermetic-python to use it",
+    ))
 }
