@@ -1,6 +1,11 @@
 //! The filesystem capability: read and write roots, every surface tried for real against a
 //! file outside the workspace, and the check that nothing outside changed.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failed set-up step should stop the test at once"
+)]
+
 mod common;
 
 use std::path::Path;
@@ -167,7 +172,7 @@ fn a_deny_entry_beats_a_grant() {
     let policy = write(
         &s.ws,
         "p.toml",
-        &format!("[filesystem]\nread = [\".\"]\nwrite = [\".\"]\ndeny = [\"secret.txt\"]\n"),
+        "[filesystem]\nread = [\".\"]\nwrite = [\".\"]\ndeny = [\"secret.txt\"]\n",
     );
     let code = "try:\n    print(open('secret.txt').read())\nexcept PermissionError as e:\n    print('denied:', str(e).split(';')[0])\n";
     let run = run_in(
