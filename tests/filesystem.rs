@@ -337,3 +337,39 @@ print("ok", tempfile.gettempdir() == os.environ["TMPDIR"])
     assert_eq!(run.stdout, "ok True\n", "{}", run.dump());
     assert_eq!(run.stderr, "logged\n", "{}", run.dump());
 }
+
+#[test]
+fn fd_operations_are_judged_by_the_file_the_fd_names() {
+    let s = Setup::new("fs-fd");
+    let read_outside = format!("--allow-read={}", s.outside.display());
+    let code = format!(
+        r#"
+import os, mmap
+fd = os.open("{0}/keep.txt", os.O_RDONLY)
+for name, attempt in [
+    ("mmap write", lambda: mmap.mmap(fd, 0, access=mmap.ACCESS_WRITE)),
+    ("fchmod", lambda: os.chmod(fd, 0o777)),
+    ("ftruncate", lambda: os.truncate(fd, 0)),
+    ("fchown", lambda: os.chown(fd, 0, 0)),
+    ("scandir fd in ws", lambda: list(os.scandir(os.open(".", os.O_RDONLY)))),
+]:
+    try:
+        attempt()
+        print(name, "allowed")
+    except PermissionError:
+        print(name, "denied")
+print(len(mmap.mmap(fd, 0, access=mmap.ACCESS_READ)))
+"#,
+        s.outside.display()
+    );
+    let run = s.run(&[&read_outside], &code);
+    assert_eq!(
+        run.stdout,
+        "mmap write denied\nfchmod denied\nftruncate denied\nfchown denied\nscandir fd in ws allowed\n9\n",
+        "{}",
+        run.dump()
+    );
+    assert_eq!(s.outside_state(), untouched());
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.outside.join("keep.txt")).unwrap().permissions());
+    assert_ne!(mode & 0o777, 0o777);
+}

@@ -14,8 +14,12 @@ fn no_surface_starts_a_process_under_the_default_policy() {
         r#"
 import os, subprocess, importlib.util, pty, asyncio
 import _posixsubprocess
-import multiprocessing.util
+import multiprocessing, multiprocessing.util
 touch = "touch {m}"
+def mp_start(method):
+    p = multiprocessing.get_context(method).Process(target=os.system, args=(touch,))
+    p.start()
+    p.join()
 def fork_exec(fe):
     r, w = os.pipe()
     pid = fe([b"/bin/sh", b"-c", touch.encode()], [b"/bin/sh"], True, (), None, None,
@@ -36,6 +40,9 @@ attempts = {{
     "fresh fork_exec": lambda: fork_exec(importlib.util.module_from_spec(importlib.util.find_spec("_posixsubprocess")).fork_exec),
     "spawnv_passfds": lambda: multiprocessing.util.spawnv_passfds("/bin/sh", ["sh", "-c", touch], ()),
     "env PATH trick": lambda: subprocess.run(["sh", "-c", touch], env={{"PATH": "/usr/bin:/bin"}}),
+    "multiprocessing fork": lambda: mp_start("fork"),
+    "multiprocessing spawn": lambda: mp_start("spawn"),
+    "multiprocessing forkserver": lambda: mp_start("forkserver"),
 }}
 for name, attempt in attempts.items():
     try:
@@ -47,7 +54,7 @@ for name, attempt in attempts.items():
     );
     let run = run_in(&hermetic_bin(), &["-c", &code], None, Some(&dir), &[]);
     assert_eq!(run.code, 0, "{}", run.dump());
-    assert_eq!(run.stdout.lines().count(), 14, "{}", run.dump());
+    assert_eq!(run.stdout.lines().count(), 17, "{}", run.dump());
     assert!(
         run.stdout.lines().all(|l| l.ends_with(" denied")),
         "{}",
@@ -82,4 +89,19 @@ fn allow_run_lets_exactly_that_program_run() {
         &[],
     );
     assert_eq!(run.stdout, "one\ntwo\nthree\n", "{}", run.dump());
+}
+
+#[test]
+fn a_program_is_judged_by_the_file_it_runs_not_its_name() {
+    let dir = temp_dir("symlink-program");
+    std::os::unix::fs::symlink("/bin/sh", dir.join("echo")).expect("symlink");
+    let marker = dir.join("marker");
+    let code = format!(
+        "import subprocess\nfor argv in (['./echo', '-c', 'touch {m}'], ['echo', '-c', 'touch {m}']):\n    try:\n        subprocess.run(argv)\n        print(argv[0], 'ran')\n    except PermissionError:\n        print(argv[0], 'denied')\n",
+        m = marker.display()
+    );
+    let path = format!("{}:/usr/bin:/bin", dir.display());
+    let run = run_in(&hermetic_bin(), &["--allow-run=/bin/echo", "-c", &code], None, Some(&dir), &[("PATH", path.as_str())]);
+    assert_eq!(run.stdout, "./echo denied\necho denied\n", "{}", run.dump());
+    assert!(!marker.exists());
 }
