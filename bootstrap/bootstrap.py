@@ -23,8 +23,10 @@ if GUARD_SPAWN:  # noqa: F821  -- set by the host
 
     _hermetic.guard_fork_exec(_posixsubprocess)
 
+import _imp
 import posix
 
 _hermetic.guard_posix(posix)
+_hermetic.guard_imp(_imp)
 
 del sys.modules["_hermetic"]

@@ -19,6 +19,7 @@ use pyo3::ffi;
 
 use super::args::{self, item};
 use super::report;
+use crate::capability::code::Frame;
 use crate::capability::net::Host;
 use crate::capability::{fs, Capability, Decision, Denial, Engine, Reason};
 
@@ -172,6 +173,12 @@ enum Event {
     /// Dynamic code; only decided when the policy restricts it ([`CODE_GUARDED`]).
     Code(&'static str),
     Chdir,
+    /// `gc.get_objects`/`get_referrers`/`get_referents`: could reach what the guards keep.
+    Introspect,
+    /// A subinterpreter: it would start without the bootstrap's guards.
+    NewInterpreter,
+    /// `Py_RunMain` is about to run the target: `sys.path` is final, take its snapshot.
+    RunTarget,
 }
 
 /// Set at arming when the policy restricts dynamic code, so the hot `exec`/`compile`
@@ -234,6 +241,9 @@ events! {
         "code.__new__" => Event::Code("code.__new__"),
         "function.__new__" => Event::Code("function.__new__"),
         "os.chdir" => Event::Chdir,
+        "gc.get_objects" | "gc.get_referrers" | "gc.get_referents" => Event::Introspect,
+        "cpython.PyInterpreterState_New" => Event::NewInterpreter,
+        "cpython.run_command" | "cpython.run_module" | "cpython.run_file" | "cpython.run_stdin" => Event::RunTarget,
 }
 
 /// Decide one event.
@@ -403,6 +413,15 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                     return Err(unreadable(Capability::Import));
                 };
                 engine.import_check(&module)?;
+                // Only the first form (no file name yet) carries the live lists.
+                let first_form = arg(1).is_some_and(|f| args::is_none(f));
+                if first_form && !engine.policy.interpreter_mutation.allowed {
+                    if let (Some(path), Some(meta), Some(hooks)) = (arg(2), arg(3), arg(4)) {
+                        if let Some(changed) = super::snapshot::changed(path, meta, hooks) {
+                            return engine.mutation_check(changed);
+                        }
+                    }
+                }
                 match arg(1)
                     .filter(|f| !args::is_none(*f))
                     .and_then(|f| args::path(f))
@@ -416,8 +435,16 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 }
             }
             Event::Native(what) => engine.native_check(what, None),
-            Event::Code(what) => engine.code_exec_check(what, caller_file().as_deref()),
+            Event::Code(what) => engine.code_exec_check(what, &python_stack()),
             Event::Chdir => engine.mutation_check("os.chdir"),
+            Event::Introspect => engine.introspection_check("gc", &python_stack()),
+            Event::NewInterpreter => engine.native_check("subinterpreter", None),
+            Event::RunTarget => {
+                if !engine.policy.interpreter_mutation.allowed {
+                    super::snapshot::take();
+                }
+                Ok(())
+            }
             Event::AddAuditHook => Err(Denial {
                 capability: Capability::Interpreter,
                 detail: "sys.addaudithook".to_string(),
@@ -430,31 +457,55 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
     }
 }
 
-/// The file of the innermost Python frame: who asked for the action. `None` when no
-/// Python code is running (the interpreter itself, e.g. running the main script).
-fn caller_file() -> Option<String> {
-    // SAFETY: GIL held inside the hook; PyEval_GetFrame returns a borrowed frame or null;
-    // PyFrame_GetCode returns a new reference; co_filename is a plain member (reading it
-    // runs no Python code and raises no audit event). References are released.
+/// The Python stack at this event, innermost first (at most 256 frames): each frame's
+/// file and function name. Empty when no Python code is running.
+fn python_stack() -> Vec<Frame> {
+    let mut frames = Vec::new();
+    // SAFETY: GIL held inside the hook. PyEval_GetFrame returns a borrowed frame (or
+    // null); PyFrame_GetBack and PyFrame_GetCode return new references, released here.
+    // co_filename and co_name are plain members: reading them runs no Python code and
+    // raises no audit event.
     unsafe {
-        let frame = ffi::PyEval_GetFrame();
+        let mut frame = ffi::PyEval_GetFrame();
         if frame.is_null() {
-            return None;
+            return frames;
         }
-        let code = ffi::PyFrame_GetCode(frame);
-        if code.is_null() {
+        ffi::Py_IncRef(frame.cast());
+        while !frame.is_null() && frames.len() < 256 {
+            let code = ffi::PyFrame_GetCode(frame);
+            if !code.is_null() {
+                let file = code_text(code.cast(), c"co_filename");
+                let name = code_text(code.cast(), c"co_name");
+                ffi::Py_DecRef(code.cast());
+                frames.push(Frame { file, name });
+            }
+            let back = ffi::PyFrame_GetBack(frame);
+            ffi::Py_DecRef(frame.cast());
+            frame = back;
+        }
+        if !frame.is_null() {
+            ffi::Py_DecRef(frame.cast());
+        }
+        ffi::PyErr_Clear();
+    }
+    frames
+}
+
+/// A `str` member of a code object, or an empty string.
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+unsafe fn code_text(code: *mut ffi::PyObject, member: &CStr) -> String {
+    // SAFETY: forwarded contract; the new reference is released.
+    unsafe {
+        let value = ffi::PyObject_GetAttrString(code, member.as_ptr());
+        if value.is_null() {
             ffi::PyErr_Clear();
-            return Some(String::new());
+            return String::new();
         }
-        let filename = ffi::PyObject_GetAttrString(code.cast(), c"co_filename".as_ptr());
-        ffi::Py_DecRef(code.cast());
-        if filename.is_null() {
-            ffi::PyErr_Clear();
-            return Some(String::new());
-        }
-        let text = args::text(filename);
-        ffi::Py_DecRef(filename);
-        Some(text.unwrap_or_default())
+        let text = args::text(value).unwrap_or_default();
+        ffi::Py_DecRef(value);
+        text
     }
 }
 

@@ -19,6 +19,7 @@ mod ffi;
 mod interpreter;
 pub mod module;
 pub mod report;
+mod snapshot;
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;

@@ -52,6 +52,7 @@ pub fn hermetic_private(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(guard_socket_lookups, m)?)?;
     m.add_function(wrap_pyfunction!(guard_fork_exec, m)?)?;
     m.add_function(wrap_pyfunction!(guard_posix, m)?)?;
+    m.add_function(wrap_pyfunction!(guard_imp, m)?)?;
     Ok(())
 }
 
@@ -430,4 +431,48 @@ fn chroot(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Py
     Err(pyo3::exceptions::PyPermissionError::new_err(
         "hermetic: chroot would change what every path in the policy means; run without hermetic-python to use it",
     ))
+}
+
+static ORIGINAL_CREATE_BUILTIN: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// Built-in modules whose functions the bootstrap replaces. For modules compiled into
+/// libpython, `_imp.create_builtin` builds a fresh module object from the functions as they
+/// were at start-up, and raises no audit event.
+const GUARDED_BUILTINS: &[&str] = &["posix", "_posixsubprocess", "_socket", "_imp"];
+
+/// Replace `_imp.create_builtin` (what importlib calls for built-in modules) with a
+/// wrapper that refuses a second copy of a guarded module.
+#[pyfunction]
+fn guard_imp(py: Python<'_>, imp: Bound<'_, PyModule>) -> PyResult<()> {
+    refuse_if_armed()?;
+    let _ = ORIGINAL_CREATE_BUILTIN.set(imp.getattr("create_builtin")?.unbind());
+    imp.setattr("create_builtin", wrap_pyfunction!(create_builtin, py)?)?;
+    Ok(())
+}
+
+/// `_imp.create_builtin(spec)`, refusing fresh copies of guarded modules once armed.
+#[pyfunction]
+fn create_builtin<'py>(py: Python<'py>, spec: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if audit::is_armed() {
+        let name: String = spec.getattr("name")?.extract()?;
+        let loaded = py.import("sys")?.getattr("modules")?.contains(&name)?;
+        let native_any = audit::engine().is_some_and(|e| {
+            e.policy
+                .native
+                .allow
+                .iter()
+                .any(|r| r.value == crate::policy::NativeSpec::Any)
+        });
+        if loaded && GUARDED_BUILTINS.contains(&name.as_str()) && !native_any {
+            return Err(deny(Denial {
+                capability: crate::capability::Capability::Interpreter,
+                detail: format!("fresh copy of {name}"),
+                reason: crate::capability::Reason::Never(
+                    "would bypass the guards installed at start-up",
+                ),
+                hint: None,
+            }));
+        }
+    }
+    original(py, &ORIGINAL_CREATE_BUILTIN)?.call1((spec,))
 }
