@@ -370,6 +370,10 @@ print(len(mmap.mmap(fd, 0, access=mmap.ACCESS_READ)))
         run.dump()
     );
     assert_eq!(s.outside_state(), untouched());
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.outside.join("keep.txt")).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(s.outside.join("keep.txt"))
+            .unwrap()
+            .permissions(),
+    );
     assert_ne!(mode & 0o777, 0o777);
 }

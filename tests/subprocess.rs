@@ -101,7 +101,13 @@ fn a_program_is_judged_by_the_file_it_runs_not_its_name() {
         m = marker.display()
     );
     let path = format!("{}:/usr/bin:/bin", dir.display());
-    let run = run_in(&hermetic_bin(), &["--allow-run=/bin/echo", "-c", &code], None, Some(&dir), &[("PATH", path.as_str())]);
+    let run = run_in(
+        &hermetic_bin(),
+        &["--allow-run=/bin/echo", "-c", &code],
+        None,
+        Some(&dir),
+        &[("PATH", path.as_str())],
+    );
     assert_eq!(run.stdout, "./echo denied\necho denied\n", "{}", run.dump());
     assert!(!marker.exists());
 }
