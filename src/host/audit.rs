@@ -68,7 +68,11 @@ pub fn engine() -> Option<&'static Engine> {
 }
 
 pub fn arm() {
-    let restricts_code = ENGINE.get().is_some_and(|e| !e.policy.code_exec.allowed);
+    // `exec` also tells which module body runs, for --deny-import's imports that raise no
+    // `import` event (importlib.import_module, exec_module, runpy, reload).
+    let restricts_code = ENGINE
+        .get()
+        .is_some_and(|e| !e.policy.code_exec.allowed || !e.policy.imports.deny.is_empty());
     CODE_GUARDED.store(restricts_code, Ordering::SeqCst);
     ARMED.store(true, Ordering::SeqCst);
 }
@@ -170,7 +174,8 @@ enum Event {
     AddAuditHook,
     Import,
     Native(&'static str),
-    /// Dynamic code; only decided when the policy restricts it ([`CODE_GUARDED`]).
+    /// Dynamic code; only decided when the policy restricts it or denies imports
+    /// ([`CODE_GUARDED`]).
     Code(&'static str),
     Chdir,
     /// `gc.get_objects`/`get_referrers`/`get_referents`: could reach what the guards keep.
@@ -435,7 +440,14 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 }
             }
             Event::Native(what) => engine.native_check(what, None),
-            Event::Code(what) => engine.code_exec_check(what, &python_stack()),
+            Event::Code(what) => {
+                if what == "exec" && !engine.policy.imports.deny.is_empty() {
+                    if let Some(module) = arg(0).and_then(|c| module_of_code(c)) {
+                        engine.import_check(&module)?;
+                    }
+                }
+                engine.code_exec_check(what, &python_stack())
+            }
             Event::Chdir => engine.mutation_check("os.chdir"),
             Event::Introspect => engine.introspection_check("gc", &python_stack()),
             Event::NewInterpreter => engine.native_check("subinterpreter", None),
@@ -489,6 +501,62 @@ fn python_stack() -> Vec<Frame> {
         ffi::PyErr_Clear();
     }
     frames
+}
+
+/// The module a module-body code object (`co_name == "<module>"`) belongs to, from its
+/// file and the `sys.path` entry it lies under (`.../json/decoder.py` → `json.decoder`),
+/// or from a frozen module's name.
+///
+/// # Safety
+/// GIL held; `code` is a live object.
+unsafe fn module_of_code(code: *mut ffi::PyObject) -> Option<String> {
+    // SAFETY: only code objects are read; sys.path items are read as text only.
+    unsafe {
+        if ffi::PyCode_Check(code) == 0 || code_text(code, c"co_name") != "<module>" {
+            return None;
+        }
+        let file = code_text(code, c"co_filename");
+        if let Some(frozen) = file
+            .strip_prefix("<frozen ")
+            .and_then(|f| f.strip_suffix('>'))
+        {
+            return Some(frozen.to_string());
+        }
+        let path = ffi::PySys_GetObject(c"path".as_ptr());
+        if path.is_null() || ffi::PyList_Check(path) == 0 {
+            return None;
+        }
+        let cwd = std::env::current_dir().ok();
+        let mut best: Option<String> = None;
+        let mut best_len = 0;
+        for i in 0..ffi::PyList_Size(path) {
+            let entry = ffi::PyList_GetItem(path, i);
+            let Some(entry) = (!entry.is_null()).then(|| args::text(entry)).flatten() else {
+                continue;
+            };
+            let entry = match (entry.is_empty(), &cwd) {
+                (true, Some(cwd)) => cwd.to_string_lossy().into_owned(),
+                _ => entry,
+            };
+            let Some(rest) = file
+                .strip_prefix(entry.trim_end_matches('/'))
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                continue;
+            };
+            if entry.len() < best_len {
+                continue;
+            }
+            let stem = rest
+                .strip_suffix(".py")
+                .or_else(|| rest.strip_suffix(".pyc"))
+                .unwrap_or(rest);
+            let stem = stem.strip_suffix("/__init__").unwrap_or(stem);
+            best = Some(stem.replace('/', "."));
+            best_len = entry.len();
+        }
+        best
+    }
 }
 
 /// A `str` member of a code object, or an empty string.
