@@ -50,7 +50,22 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
         let _ = write!(std::io::stdout(), "{}", policy::render(&policy));
         return Ok(0);
     }
-    host::run(policy, &split.python).map_err(Failure::Internal)
+    let trace_file = match &policy.trace.file {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    Failure::Policy(format!(
+                        "{}: cannot open the trace file: {e}",
+                        path.display()
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    host::run(policy, &split.python, trace_file).map_err(Failure::Internal)
 }
 
 /// Clap's errors are several lines; hermetic's are one (plus clap's tip, if any).

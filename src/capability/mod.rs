@@ -88,7 +88,9 @@ impl Denial {
                 "not granted by the built-in default policy".to_string()
             }
             Reason::NotGranted { file: Some(path) } => {
-                format!("not granted by {}", path.display())
+                // The file's name, as origins name it (`denied by agent.toml:12 ...`).
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                format!("not granted by {}", name.to_string_lossy())
             }
             Reason::DeniedBy(origin) => format!("denied by {origin}"),
             Reason::Never(why) => (*why).to_string(),

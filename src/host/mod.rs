@@ -22,7 +22,7 @@ pub mod report;
 mod snapshot;
 
 use std::ffi::OsString;
-use std::fs::OpenOptions;
+use std::fs::File;
 
 use anyhow::{bail, Context, Result};
 use pyo3::prelude::*;
@@ -31,20 +31,10 @@ use crate::capability::Engine;
 use crate::policy::Policy;
 
 /// Run the target under `policy`. `python_argv` is argv[0] followed by the arguments for
-/// CPython. Returns the exit code.
-pub fn run(policy: Policy, python_argv: &[OsString]) -> Result<i32> {
+/// CPython; `trace_file` is the opened `--trace-file`/`[trace] file`. Returns the exit code.
+pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -> Result<i32> {
     interpreter::check_loaded_version()?;
 
-    let trace_file = match &policy.trace.file {
-        Some(path) => Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("opening the trace file {}", path.display()))?,
-        ),
-        None => None,
-    };
     report::configure(policy.trace.enabled, trace_file);
     if !audit::set_engine(Engine::new(policy)) {
         bail!("the policy engine was already set");
