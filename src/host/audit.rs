@@ -373,15 +373,18 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 None => check_path(engine, Path::new("."), false),
             },
             Event::Sqlite => match arg(0).and_then(|p| args::text(p)) {
-                Some(db)
-                    if db.is_empty() || db == ":memory:" || db.starts_with("file::memory:") =>
-                {
-                    Ok(())
-                }
+                // The event does not say whether `uri=True` was passed: the name must pass
+                // both as a file name and, when it is a `file:` URI, as the URI's path.
                 Some(db) => {
-                    let file = db.strip_prefix("file:").unwrap_or(&db);
-                    let file = file.split('?').next().unwrap_or(file);
-                    check_path(engine, Path::new(file), true)
+                    if !db.is_empty() && db != ":memory:" {
+                        check_path(engine, Path::new(&db), true)?;
+                    }
+                    match sqlite_uri_path(&db) {
+                        Some(path) if !path.is_empty() && path != ":memory:" => {
+                            check_path(engine, Path::new(&path), true)
+                        }
+                        _ => Ok(()),
+                    }
                 }
                 None => Ok(()),
             },
@@ -648,6 +651,39 @@ fn check_link_location(engine: &Engine, link: &Path) -> Decision {
     check_resolved(engine, &location(engine, link), true)
 }
 
+/// The file a SQLite `file:` URI names: the path part, without query or fragment, with
+/// `%XX` escapes decoded (SQLite decodes them too). `None` when `db` is not a URI.
+fn sqlite_uri_path(db: &str) -> Option<String> {
+    let rest = db.strip_prefix("file:")?;
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let path = match rest.strip_prefix("//") {
+        // `file://authority/path`: SQLite accepts an empty authority or `localhost`.
+        Some(after) => after.find('/').map(|i| &after[i..]).unwrap_or(""),
+        None => rest,
+    };
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Does an `open` with these flags or mode write?
 fn open_writes(flags: i64, mode: Option<&str>) -> bool {
     const O_WRONLY: i64 = 0o1;
@@ -780,5 +816,27 @@ fn abstract_socket(engine: &Engine, capability: Capability) -> Decision {
 pub fn record_lookup(name: &str, ips: &[IpAddr]) {
     if let Some(engine) = ENGINE.get() {
         engine.net_record(name, ips);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_uris_name_the_file_sqlite_opens() {
+        let cases = [
+            ("db.sqlite", None),
+            ("file:db.sqlite", Some("db.sqlite")),
+            ("file:/tmp/x.db?mode=rwc", Some("/tmp/x.db")),
+            ("file:%2Ftmp%2Fout%2Fx.db", Some("/tmp/out/x.db")),
+            ("file:///tmp/x.db", Some("/tmp/x.db")),
+            ("file://localhost/tmp/x.db#f", Some("/tmp/x.db")),
+            ("file::memory:?cache=shared", Some(":memory:")),
+            ("file:%zz", Some("%zz")),
+        ];
+        for (db, expected) in cases {
+            assert_eq!(sqlite_uri_path(db).as_deref(), expected, "{db}");
+        }
     }
 }
