@@ -40,6 +40,8 @@ const REPLACED_ATTRIBUTES: &[(&str, &str)] = &[
     ("posix", "mkfifo"),
     ("posix", "mknod"),
     ("posix", "chroot"),
+    ("posix", "posix_spawn"),
+    ("posix", "posix_spawnp"),
     ("_imp", "create_builtin"),
     ("sys", "excepthook"),
 ];

@@ -16,6 +16,38 @@ use crate::policy::NativeSpec;
 /// standard library.
 const FFI_MODULES: &[&str] = &["ctypes", "_ctypes", "cffi", "_cffi_backend"];
 
+/// Standard-library extension modules that are not loaded by default, whatever name they
+/// are loaded under (the file's stem decides, so a copy or a package-relative name does
+/// not pass): foreign-function interfaces, CPython's test and internals modules, and
+/// readline, whose history functions read and write files with no audit event.
+const RESTRICTED_EXTENSIONS: &[&str] = &[
+    "_ctypes",
+    "_ctypes_test",
+    "_cffi_backend",
+    "_testcapi",
+    "_testinternalcapi",
+    "_testmultiphase",
+    "_testsinglephase",
+    "_testimportmultiple",
+    "_testbuffer",
+    "_testclinic",
+    "_xxtestfuzz",
+    "_xxsubinterpreters",
+    "_xxinterpchannels",
+    "_interpreters",
+    "_interpchannels",
+    "_interpqueues",
+    "xxlimited",
+    "xxlimited_35",
+    "xxsubtype",
+    "readline",
+];
+
+/// The stem of an extension file name: `_ctypes` for `_ctypes.cpython-311-x86_64-linux-gnu.so`.
+fn extension_stem(filename: &Path) -> Option<&str> {
+    filename.file_name()?.to_str()?.split('.').next()
+}
+
 /// Modules that create subinterpreters: a new interpreter starts without the bootstrap's
 /// guards (the C hook still sees its events), so they count as native code.
 const SUBINTERPRETER_MODULES: &[&str] = &[
@@ -73,9 +105,19 @@ impl Stdlib {
         if filename.starts_with("<frozen ") {
             return true;
         }
-        match self.dir.get() {
-            Some(dir) => Path::new(filename).starts_with(dir),
-            None => false,
+        let Some(dir) = self.dir.get() else {
+            return false;
+        };
+        // Third-party packages live inside the standard library's folder but are not part
+        // of it.
+        match Path::new(filename).strip_prefix(dir) {
+            Ok(rest) => !matches!(
+                rest.components()
+                    .next()
+                    .and_then(|c| c.as_os_str().to_str()),
+                Some("site-packages" | "dist-packages")
+            ),
+            Err(_) => false,
         }
     }
 }
@@ -122,29 +164,36 @@ impl Engine {
     /// foreign-function interface being used (`filename == None`).
     pub fn native_check(&self, module: &str, filename: Option<&Path>) -> Decision {
         let top = top_level(module);
-        let ffi = FFI_MODULES.contains(&top);
+        // What the grant must name: `ctypes` for the FFI, the file's stem for a restricted
+        // extension, else the module's top-level package.
+        let restricted = filename
+            .and_then(extension_stem)
+            .filter(|stem| RESTRICTED_EXTENSIONS.contains(stem))
+            .or_else(|| FFI_MODULES.contains(&top).then_some(top));
         let stdlib = filename.is_some_and(|f| {
             self.stdlib
                 .contains(&super::fs::resolve(f).to_string_lossy())
         });
-        if stdlib && !ffi {
+        if stdlib && restricted.is_none() {
             return Ok(());
         }
+        let grant_name = match restricted {
+            Some("_ctypes" | "ctypes") => "ctypes".to_string(),
+            Some("_cffi_backend" | "cffi") => "cffi".to_string(),
+            Some(stem) => stem.to_string(),
+            None => top.to_string(),
+        };
         let granted = self.policy.native.allow.iter().any(|r| match &r.value {
             NativeSpec::Any => true,
-            NativeSpec::Module(name) => {
-                under_module(module, name)
-                    || (ffi && top.trim_start_matches('_') == name.trim_start_matches('_'))
-            }
+            NativeSpec::Module(name) => match restricted {
+                Some(_) => *name == grant_name,
+                None => under_module(module, name),
+            },
         });
         if granted {
             return Ok(());
         }
-        let name = if ffi {
-            top.trim_start_matches('_').to_string()
-        } else {
-            top.to_string()
-        };
+        let name = grant_name;
         Err(Denial {
             capability: Capability::Native,
             detail: shorten(module),
@@ -298,6 +347,21 @@ mod tests {
         assert!(e.import_check("ctypes.util").is_err());
         assert!(e.import_check("cffi").is_err());
         assert!(e.import_check("csv").is_ok());
+        let renamed =
+            Path::new("/opt/py/lib/python3.11/lib-dynload/_ctypes.cpython-311-x86_64-linux-gnu.so");
+        assert!(
+            e.native_check("evilpkg._ctypes", Some(renamed)).is_err(),
+            "a stdlib FFI under another name"
+        );
+        let testcapi = Path::new(
+            "/opt/py/lib/python3.11/lib-dynload/_testcapi.cpython-311-x86_64-linux-gnu.so",
+        );
+        assert!(e.native_check("_testcapi", Some(testcapi)).is_err());
+        let third_party = Path::new("/opt/py/lib/python3.11/site-packages/orjson/orjson.so");
+        assert!(
+            e.native_check("orjson.orjson", Some(third_party)).is_err(),
+            "site-packages is not the stdlib"
+        );
         let granted = engine(vec![NativeSpec::Module("ctypes".into())], vec![]);
         assert!(granted.import_check("ctypes").is_ok());
         assert!(granted

@@ -364,6 +364,16 @@ impl Engine {
     /// `sendmsg`).
     pub fn net_connect(&self, host: &Host, port: u16) -> Decision {
         let detail = host.display_with_port(port);
+        // A connect to the unspecified address (`''`, `0.0.0.0`, `::`) reaches this host:
+        // Linux delivers it to loopback. Judge it as loopback.
+        let host = &match host {
+            Host::Wildcard => Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            Host::Ip(ip) if canonical(*ip).is_unspecified() => Host::Ip(match canonical(*ip) {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            }),
+            other => other.clone(),
+        };
         if is_metadata(host) {
             return Err(self.net_denial(
                 Capability::NetConnect,
@@ -373,20 +383,19 @@ impl Engine {
             ));
         }
         if let Some(rule) = self.first_deny(host, Some(port)) {
-            return Err(self.net_denial(
-                Capability::NetConnect,
-                detail,
-                Reason::DeniedBy(rule.origin.clone()),
-                None,
-            ));
+            let reason = Reason::DeniedBy(rule.origin.clone());
+            return Err(self.net_denial(Capability::NetConnect, detail, reason, None));
         }
         let allowed = match host {
-            Host::Wildcard => {
-                self.granted(&Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Some(port))
-            }
+            Host::Wildcard => false,
             Host::Ip(_) => self.granted(host, Some(port)) || self.learned_allows(host, Some(port)),
             Host::Name(name) => {
-                self.granted(host, Some(port)) && !self.resolves_to_metadata(name, port)
+                if !self.granted(host, Some(port)) {
+                    false
+                } else {
+                    // Granted by name: the C layer resolves it after this check.
+                    return self.resolved_check(name, port, detail);
+                }
             }
         };
         if allowed {
@@ -400,17 +409,35 @@ impl Engine {
         ))
     }
 
-    /// A connect by name resolves inside C without an audit event; look the name up here
-    /// too so a granted name that points at a metadata address is still refused. Names
-    /// under `localhost` are answered from the hosts file and are skipped.
-    fn resolves_to_metadata(&self, name: &str, port: u16) -> bool {
-        if name == "localhost" || name.ends_with(".localhost") {
-            return false;
+    /// A connect by name is resolved inside C, after the audit event and without one of its
+    /// own. Resolve the name here too, so a granted name whose addresses are a metadata
+    /// endpoint or match a deny entry is still refused. Names under `localhost` come from
+    /// the hosts file and need the look-up only when deny entries exist.
+    fn resolved_check(&self, name: &str, port: u16, detail: String) -> Decision {
+        let local = name == "localhost" || name.ends_with(".localhost");
+        if local && self.policy.network.deny.is_empty() {
+            return Ok(());
         }
-        match (name, port).to_socket_addrs() {
-            Ok(addrs) => addrs.into_iter().any(|a| is_metadata_ip(a.ip())),
-            Err(_) => false,
+        let Ok(addresses) = (name, port).to_socket_addrs() else {
+            // The C layer will fail the same way.
+            return Ok(());
+        };
+        for address in addresses {
+            let ip = Host::Ip(canonical(address.ip()));
+            if is_metadata(&ip) {
+                return Err(self.net_denial(
+                    Capability::NetConnect,
+                    detail,
+                    Reason::Never(METADATA),
+                    None,
+                ));
+            }
+            if let Some(rule) = self.first_deny(&ip, Some(port)) {
+                let reason = Reason::DeniedBy(rule.origin.clone());
+                return Err(self.net_denial(Capability::NetConnect, detail, reason, None));
+            }
         }
+        Ok(())
     }
 
     /// A bind to `host:port`. Loopback and specific addresses need a grant covering them;

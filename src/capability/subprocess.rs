@@ -9,30 +9,34 @@ use std::path::{Path, PathBuf};
 use super::{fs, shorten, Capability, Decision, Denial, Engine};
 use crate::policy::ProgramSpec;
 
-/// Find what `execvp` would run for `program` with `path_var` as `PATH`.
-pub fn locate(program: &str, path_var: Option<&str>) -> Option<PathBuf> {
+/// Find what `execvp` would run for `program` with `path_var` as `PATH`, in a child whose
+/// working directory is `cwd` (default: ours): a relative program, and relative `PATH`
+/// entries, are taken from there.
+pub fn locate(program: &str, path_var: Option<&str>, cwd: Option<&Path>) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
     }
+    let own_cwd;
+    let base = match cwd {
+        Some(cwd) => fs::resolve(cwd),
+        None => {
+            own_cwd = std::env::current_dir().ok()?;
+            own_cwd
+        }
+    };
     if program.contains('/') {
-        return Some(fs::resolve(Path::new(program)));
+        return Some(fs::resolve(&base.join(program)));
     }
     let search = path_var.unwrap_or("/usr/local/bin:/usr/bin:/bin");
     search
         .split(':')
-        .map(|dir| {
-            if dir.is_empty() {
-                Path::new(".")
-            } else {
-                Path::new(dir)
-            }
-        })
-        .map(|dir| dir.join(program))
+        .map(|dir| base.join(dir).join(program))
         .find(|candidate| is_executable(candidate))
         .map(|found| fs::resolve(&found))
 }
 
-fn is_executable(path: &Path) -> bool {
+/// Is `path` a file the kernel could execute (a regular file with an execute bit)?
+pub fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
@@ -46,12 +50,18 @@ impl Engine {
             .any(|r| r.value == ProgramSpec::Any)
     }
 
-    /// May `program` be started? `path_var` is the `PATH` the child will search.
-    pub fn subprocess_check(&self, program: &str, path_var: Option<&str>) -> Decision {
+    /// May `program` be started? `path_var` is the `PATH` searched for a bare name, `cwd`
+    /// the child's working directory (for relative names).
+    pub fn subprocess_check(
+        &self,
+        program: &str,
+        path_var: Option<&str>,
+        cwd: Option<&Path>,
+    ) -> Decision {
         if self.subprocess_any() {
             return Ok(());
         }
-        let located = locate(program, path_var);
+        let located = locate(program, path_var, cwd);
         if let Some(path) = &located {
             let granted = self
                 .policy
@@ -125,20 +135,30 @@ mod tests {
     fn programs_match_by_resolved_path() {
         let echo = fs::resolve(Path::new("/bin/echo"));
         let e = engine(vec![ProgramSpec::Path(echo.clone())]);
-        assert!(e.subprocess_check("/bin/echo", None).is_ok());
-        assert!(e.subprocess_check(&echo.to_string_lossy(), None).is_ok());
-        assert!(e.subprocess_check("echo", Some("/usr/bin:/bin")).is_ok());
-        assert!(e.subprocess_check("true", Some("/usr/bin:/bin")).is_err());
-        assert!(e.subprocess_check("/bin/sh", None).is_err());
-        assert!(e.subprocess_check("echo", Some("/nonexistent")).is_err());
+        assert!(e.subprocess_check("/bin/echo", None, None).is_ok());
+        assert!(e
+            .subprocess_check(&echo.to_string_lossy(), None, None)
+            .is_ok());
+        assert!(e
+            .subprocess_check("echo", Some("/usr/bin:/bin"), None)
+            .is_ok());
+        assert!(e
+            .subprocess_check("true", Some("/usr/bin:/bin"), None)
+            .is_err());
+        assert!(e.subprocess_check("/bin/sh", None, None).is_err());
+        assert!(e
+            .subprocess_check("echo", Some("/nonexistent"), None)
+            .is_err());
         assert!(e.subprocess_fork("os.fork").is_err());
     }
 
     #[test]
     fn nothing_runs_by_default_and_star_runs_all() {
-        assert!(engine(vec![]).subprocess_check("/bin/true", None).is_err());
+        assert!(engine(vec![])
+            .subprocess_check("/bin/true", None, None)
+            .is_err());
         let all = engine(vec![ProgramSpec::Any]);
-        assert!(all.subprocess_check("/bin/true", None).is_ok());
+        assert!(all.subprocess_check("/bin/true", None, None).is_ok());
         assert!(all.subprocess_fork("os.fork").is_ok());
     }
 }

@@ -239,7 +239,9 @@ events! {
         "os.putenv" | "os.unsetenv" => Event::PutEnv,
         "sys.addaudithook" => Event::AddAuditHook,
         "import" => Event::Import,
-        "ctypes.dlopen" => Event::Native("ctypes"),
+        "ctypes.dlopen" | "ctypes.dlsym" | "ctypes.dlsym/handle" | "ctypes.call_function"
+            | "ctypes.cdata" | "ctypes.cdata/buffer" | "ctypes.string_at" | "ctypes.wstring_at"
+            | "ctypes.addressof" | "ctypes.PyObj_FromPtr" => Event::Native("ctypes"),
         "sqlite3.enable_load_extension" | "sqlite3.load_extension" => Event::Native("sqlite3.load_extension"),
         "compile" => Event::Code("compile"),
         "exec" => Event::Code("exec"),
@@ -298,6 +300,11 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
             }),
             Event::Open => {
                 let Some(target) = arg(0) else { return Ok(()) };
+                // `open(fd)` wraps a descriptor that is already open: its access was
+                // decided when it was opened, and the kernel holds the fd to that mode.
+                if args::int(target).is_some() {
+                    return Ok(());
+                }
                 let flags = arg(2).and_then(|f| args::int(f)).unwrap_or(0);
                 let write = open_writes(flags, arg(1).and_then(|m| args::text(m)).as_deref());
                 match path_or_fd(target, None) {
@@ -404,12 +411,28 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                     Some(executable) => args::text(executable),
                     None => arg(1).and_then(|a| first_program(a)),
                 };
-                subprocess(engine, program, env)
+                // The child's working directory; one we cannot read is a folder that
+                // holds nothing, so relative names find nothing granted.
+                let cwd = arg(2)
+                    .filter(|c| !args::is_none(*c))
+                    .map(|c| args::path(c).unwrap_or_else(|| PathBuf::from("/<unreadable cwd>")));
+                subprocess(engine, program, env, cwd.as_deref())
             }
-            Event::System => engine.subprocess_check("/bin/sh", None),
-            Event::Exec | Event::PosixSpawn => {
-                let env = arg(2).filter(|e| !args::is_none(*e));
-                subprocess(engine, arg(0).and_then(|p| args::text(p)), env)
+            Event::System => engine.subprocess_check("/bin/sh", None, None),
+            // execve does not search PATH (os.execvp* raise one event per candidate path).
+            Event::Exec => engine.subprocess_check(
+                &arg(0).and_then(|p| args::text(p)).unwrap_or_default(),
+                Some(""),
+                None,
+            ),
+            // posix_spawnp searches the caller's PATH, not the one in the child's env.
+            Event::PosixSpawn => {
+                let path = std::env::var("PATH").ok();
+                engine.subprocess_check(
+                    &arg(0).and_then(|p| args::text(p)).unwrap_or_default(),
+                    path.as_deref(),
+                    None,
+                )
             }
             Event::Fork(what) => engine.subprocess_fork(what),
             Event::PutEnv => match arg(0).and_then(|k| args::text(k)) {
@@ -722,8 +745,9 @@ unsafe fn first_program(obj: *mut ffi::PyObject) -> Option<String> {
     }
 }
 
-/// Check a program about to be started; a bare name is searched in the child's `PATH`
-/// (from `env` when given, else `os.defpath` as CPython does, else ours).
+/// Check a program `subprocess` is about to start; a bare name is searched in the child's
+/// `PATH` (from `env` when given, else `os.defpath` as CPython does, else ours), relative
+/// names from the child's `cwd`.
 ///
 /// # Safety
 /// GIL held; `env` is a live object.
@@ -731,9 +755,10 @@ unsafe fn subprocess(
     engine: &Engine,
     program: Option<String>,
     env: Option<*mut ffi::PyObject>,
+    cwd: Option<&Path>,
 ) -> Decision {
     let Some(program) = program else {
-        return engine.subprocess_check("", None);
+        return engine.subprocess_check("", None, cwd);
     };
     let own_path = std::env::var("PATH").ok();
     let path_var = match env {
@@ -748,7 +773,7 @@ unsafe fn subprocess(
         },
         None => own_path,
     };
-    engine.subprocess_check(&program, path_var.as_deref())
+    engine.subprocess_check(&program, path_var.as_deref(), cwd)
 }
 
 /// `connect`, `sendto`, `sendmsg`, `bind` addresses: `(host, port[, flow, scope])` for

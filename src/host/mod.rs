@@ -141,6 +141,21 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
             entry.into()
         });
     }
+    // A new interpreter (a granted subinterpreter) looks for `pyvenv.cfg` beside the
+    // executable while it starts, as the main one did before the policy was armed.
+    // getpath reads these files, when present, in the executable's folder.
+    if let Ok(exe) = std::env::current_exe() {
+        if let (Some(bin), Some(name)) = (exe.parent(), exe.file_name()) {
+            let mut pth = name.to_os_string();
+            pth.push("._pth");
+            roots.push(bin.join(pth));
+            roots.push(bin.join("pybuilddir.txt"));
+            roots.push(bin.join("pyvenv.cfg"));
+            if let Some(above) = bin.parent() {
+                roots.push(above.join("pyvenv.cfg"));
+            }
+        }
+    }
     let argv: Vec<String> = sys.getattr("argv")?.extract()?;
     let safe_path: bool = sys
         .getattr("flags")?

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyPermissionError, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{IntoPyDict, PyDict, PyList, PyTuple};
 
 use super::audit;
 use crate::capability::Denial;
@@ -137,6 +137,7 @@ static ORIGINAL_GETHOSTBYNAME_EX: OnceLock<Py<PyAny>> = OnceLock::new();
 fn guard_socket_lookups(py: Python<'_>, module: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
     let _ = ORIGINAL_GETADDRINFO.set(module.getattr("getaddrinfo")?.unbind());
+    mark_patched(&module)?;
     let _ = ORIGINAL_GETHOSTBYNAME.set(module.getattr("gethostbyname")?.unbind());
     let _ = ORIGINAL_GETHOSTBYNAME_EX.set(module.getattr("gethostbyname_ex")?.unbind());
     module.setattr("getaddrinfo", wrap_pyfunction!(getaddrinfo, py)?)?;
@@ -247,49 +248,68 @@ static ORIGINAL_FORK_EXEC: OnceLock<Py<PyAny>> = OnceLock::new();
 fn guard_fork_exec(py: Python<'_>, module: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
     let _ = ORIGINAL_FORK_EXEC.set(module.getattr("fork_exec")?.unbind());
+    mark_patched(&module)?;
     module.setattr("fork_exec", wrap_pyfunction!(fork_exec, py)?)?;
     Ok(())
 }
 
-/// The program `fork_exec` would run: the first of its candidate paths that is an
-/// executable file (the child tries them in order), else the first candidate.
-fn fork_exec_program(candidates: &Bound<'_, PyAny>) -> Option<String> {
-    let mut names = Vec::new();
-    for item in candidates.try_iter().ok()? {
-        let item = item.ok()?;
-        let name = match item.extract::<String>() {
-            Ok(text) => text,
-            Err(_) => String::from_utf8_lossy(&item.extract::<Vec<u8>>().ok()?).into_owned(),
-        };
-        names.push(name);
-    }
-    let runnable = names.iter().find(|n| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(n).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    });
-    runnable.or(names.first()).cloned()
-}
-
-/// `_posixsubprocess.fork_exec(args, executable_list, ...)`, checked.
+/// `_posixsubprocess.fork_exec(args, executable_list, close_fds, pass_fds, cwd, env, ...)`
+/// (the same first six parameters in 3.10-3.13), checked. The child would try every
+/// candidate in `executable_list` in turn, carrying on after any error (ENOEXEC, ETXTBSY,
+/// EACCES...), so the wrapper checks the first candidate that is an executable file and
+/// hands the original only that one: what was checked is what runs.
 #[pyfunction]
 #[pyo3(signature = (*args))]
 fn fork_exec<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    use std::os::unix::ffi::OsStrExt;
     let engine = audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
-    let program = args.get_item(1).ok().and_then(|c| fork_exec_program(&c));
-    let decision = match program {
-        Some(program) => engine.subprocess_check(&program, None),
-        None => engine.subprocess_check("", None),
+    let cwd: Option<std::path::PathBuf> = match args.get_item(4) {
+        Ok(cwd) if !cwd.is_none() => {
+            Some(cwd.extract().unwrap_or_else(|_| "/<unreadable cwd>".into()))
+        }
+        _ => None,
     };
-    if let Err(denial) = decision {
-        super::report::blocked(&denial);
-        return Err(PolicyViolation::new_err(denial.to_string()));
+    let base = match &cwd {
+        Some(cwd) => cwd.clone(),
+        None => std::env::current_dir().map_err(|e| PyRuntimeError::new_err(e.to_string()))?,
+    };
+    let mut candidates: Vec<Bound<'py, PyAny>> = Vec::new();
+    if let Ok(list) = args.get_item(1) {
+        for item in list.try_iter()? {
+            candidates.push(item?);
+        }
     }
-    original(py, &ORIGINAL_FORK_EXEC)?.call1(args)
+    let as_path = |item: &Bound<'py, PyAny>| -> Option<std::path::PathBuf> {
+        match item.extract::<Vec<u8>>() {
+            Ok(bytes) => Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+                &bytes,
+            ))),
+            Err(_) => item.extract::<std::path::PathBuf>().ok(),
+        }
+    };
+    let chosen = candidates
+        .iter()
+        .find(|c| {
+            as_path(c).is_some_and(|p| crate::capability::subprocess::is_executable(&base.join(p)))
+        })
+        .or(candidates.first());
+    let decision = match chosen.and_then(as_path) {
+        Some(path) => engine.subprocess_check(&base.join(path).to_string_lossy(), None, None),
+        None => engine.subprocess_check("", None, None),
+    };
+    decision.map_err(deny)?;
+    let mut forwarded: Vec<Bound<'py, PyAny>> = args.iter().collect();
+    if let (Some(chosen), Some(slot)) = (chosen, forwarded.get_mut(1)) {
+        *slot = PyTuple::new(py, [chosen.clone()])?.into_any();
+    }
+    original(py, &ORIGINAL_FORK_EXEC)?.call1(PyTuple::new(py, forwarded)?)
 }
 
 static ORIGINAL_OPEN: OnceLock<Py<PyAny>> = OnceLock::new();
 static ORIGINAL_MKFIFO: OnceLock<Py<PyAny>> = OnceLock::new();
 static ORIGINAL_MKNOD: OnceLock<Py<PyAny>> = OnceLock::new();
+static ORIGINAL_POSIX_SPAWN: OnceLock<Py<PyAny>> = OnceLock::new();
+static ORIGINAL_POSIX_SPAWNP: OnceLock<Py<PyAny>> = OnceLock::new();
 
 /// Replace `posix.open`, `mkfifo`, `mknod` and `chroot` (and their `os` names when `os` is
 /// already imported; a later `import os` copies them from `posix`):
@@ -298,12 +318,17 @@ static ORIGINAL_MKNOD: OnceLock<Py<PyAny>> = OnceLock::new();
 /// - `mkfifo`, `mknod`: no audit event at all; checked here as writes.
 /// - `chroot`: would make every path the policy names mean another file; refused unless
 ///   the whole filesystem is granted.
+/// - `posix_spawn`, `posix_spawnp`: their `file_actions` open files in the child, which
+///   the `os.posix_spawn` event does not show; each `POSIX_SPAWN_OPEN` is checked here.
 #[pyfunction]
 fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
     let _ = ORIGINAL_OPEN.set(posix.getattr("open")?.unbind());
+    mark_patched(&posix)?;
     let _ = ORIGINAL_MKFIFO.set(posix.getattr("mkfifo")?.unbind());
     let _ = ORIGINAL_MKNOD.set(posix.getattr("mknod")?.unbind());
+    let _ = ORIGINAL_POSIX_SPAWN.set(posix.getattr("posix_spawn")?.unbind());
+    let _ = ORIGINAL_POSIX_SPAWNP.set(posix.getattr("posix_spawnp")?.unbind());
     let modules = py.import("sys")?.getattr("modules")?;
     let mut targets = vec![posix.into_any()];
     if let Ok(os) = modules.get_item("os") {
@@ -314,6 +339,8 @@ fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResult<()> {
         target.setattr("mkfifo", wrap_pyfunction!(mkfifo, py)?)?;
         target.setattr("mknod", wrap_pyfunction!(mknod, py)?)?;
         target.setattr("chroot", wrap_pyfunction!(chroot, py)?)?;
+        target.setattr("posix_spawn", wrap_pyfunction!(posix_spawn, py)?)?;
+        target.setattr("posix_spawnp", wrap_pyfunction!(posix_spawnp, py)?)?;
     }
     Ok(())
 }
@@ -435,10 +462,20 @@ fn chroot(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Py
 
 static ORIGINAL_CREATE_BUILTIN: OnceLock<Py<PyAny>> = OnceLock::new();
 
-/// Built-in modules whose functions the bootstrap replaces. For modules compiled into
-/// libpython, `_imp.create_builtin` builds a fresh module object from the functions as they
-/// were at start-up, and raises no audit event.
-const GUARDED_BUILTINS: &[&str] = &["posix", "_posixsubprocess", "_socket", "_imp"];
+/// The built-in modules whose functions a guard replaced: a second copy of any of them
+/// would hand back the originals.
+static PATCHED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn mark_patched(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let name: String = module.name()?.extract()?;
+    let mut patched = PATCHED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !patched.contains(&name) {
+        patched.push(name);
+    }
+    Ok(())
+}
 
 /// Replace `_imp.create_builtin` (what importlib calls for built-in modules) with a
 /// wrapper that refuses a second copy of a guarded module.
@@ -446,16 +483,23 @@ const GUARDED_BUILTINS: &[&str] = &["posix", "_posixsubprocess", "_socket", "_im
 fn guard_imp(py: Python<'_>, imp: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
     let _ = ORIGINAL_CREATE_BUILTIN.set(imp.getattr("create_builtin")?.unbind());
+    mark_patched(&imp)?;
     imp.setattr("create_builtin", wrap_pyfunction!(create_builtin, py)?)?;
     Ok(())
 }
 
-/// `_imp.create_builtin(spec)`, refusing fresh copies of guarded modules once armed.
+/// `_imp.create_builtin(spec)`, refusing once armed a second copy of a module a guard
+/// patched (for modules compiled into libpython, `create_builtin` builds a fresh module from
+/// the functions as they were at start-up, and raises no audit event). The name is read
+/// once and the original gets a spec that cannot change it between reads.
 #[pyfunction]
 fn create_builtin<'py>(py: Python<'py>, spec: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let name: String = spec.getattr("name")?.extract()?;
     if audit::is_armed() {
-        let name: String = spec.getattr("name")?.extract()?;
-        let loaded = py.import("sys")?.getattr("modules")?.contains(&name)?;
+        let patched = PATCHED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(&name);
         let native_any = audit::engine().is_some_and(|e| {
             e.policy
                 .native
@@ -463,7 +507,7 @@ fn create_builtin<'py>(py: Python<'py>, spec: Bound<'py, PyAny>) -> PyResult<Bou
                 .iter()
                 .any(|r| r.value == crate::policy::NativeSpec::Any)
         });
-        if loaded && GUARDED_BUILTINS.contains(&name.as_str()) && !native_any {
+        if patched && !native_any {
             return Err(deny(Denial {
                 capability: crate::capability::Capability::Interpreter,
                 detail: format!("fresh copy of {name}"),
@@ -474,5 +518,74 @@ fn create_builtin<'py>(py: Python<'py>, spec: Bound<'py, PyAny>) -> PyResult<Bou
             }));
         }
     }
-    original(py, &ORIGINAL_CREATE_BUILTIN)?.call1((spec,))
+    let fixed = py.import("types")?.getattr("SimpleNamespace")?.call(
+        (),
+        Some(
+            &[
+                ("name", name.into_pyobject(py)?.into_any()),
+                (
+                    "origin",
+                    spec.getattr("origin")
+                        .unwrap_or_else(|_| py.None().into_bound(py)),
+                ),
+            ]
+            .into_py_dict(py)?,
+        ),
+    )?;
+    original(py, &ORIGINAL_CREATE_BUILTIN)?.call1((fixed,))
+}
+
+/// Check the `POSIX_SPAWN_OPEN` actions of a `posix_spawn` call: `(0, fd, path, flags, mode)`.
+fn check_file_actions(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    let Some(actions) = kwargs.and_then(|k| k.get_item("file_actions").ok().flatten()) else {
+        return Ok(());
+    };
+    if actions.is_none() {
+        return Ok(());
+    }
+    let engine = audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
+    for action in actions.try_iter()? {
+        let action: Vec<Bound<'_, PyAny>> = action?.try_iter()?.collect::<PyResult<_>>()?;
+        let tag: i64 = match action.first() {
+            Some(tag) => tag.extract()?,
+            None => continue,
+        };
+        if tag != 0 {
+            continue;
+        }
+        let (Some(path), Some(flags)) = (action.get(2), action.get(3)) else {
+            continue;
+        };
+        let path: std::path::PathBuf = path.extract()?;
+        let flags: i64 = flags.extract()?;
+        let write = flags & (0o1 | 0o2 | 0o100 | 0o1000 | 0o2000 | 0o20000000) != 0;
+        engine
+            .fs_check_resolved(&engine.resolve(&path), write)
+            .map_err(deny)?;
+    }
+    Ok(())
+}
+
+/// `os.posix_spawn(path, argv, env, *, file_actions=None, ...)`, file actions checked.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn posix_spawn<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    check_file_actions(kwargs)?;
+    original(py, &ORIGINAL_POSIX_SPAWN)?.call(args, kwargs)
+}
+
+/// `os.posix_spawnp(...)`, file actions checked.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn posix_spawnp<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    check_file_actions(kwargs)?;
+    original(py, &ORIGINAL_POSIX_SPAWNP)?.call(args, kwargs)
 }
