@@ -172,7 +172,7 @@ impl Engine {
             .or_else(|| FFI_MODULES.contains(&top).then_some(top));
         let stdlib = filename.is_some_and(|f| {
             self.stdlib
-                .contains(&super::fs::resolve(f).to_string_lossy())
+                .contains(&self.resolve(f).to_string_lossy())
         });
         if stdlib && restricted.is_none() {
             return Ok(());
