@@ -147,11 +147,13 @@ pub(crate) fn resolve_with(
 
     let mut policy = Policy::default();
     // 1. Base.
-    policy.environment.allow = SAFE_ENV
-        .iter()
-        .filter_map(|name| parse_env(name).ok())
-        .map(|spec| Rule::new(spec, Origin::Default))
-        .collect();
+    if rules.env_safe_set != Some(false) {
+        policy.environment.allow = SAFE_ENV
+            .iter()
+            .filter_map(|name| parse_env(name).ok())
+            .map(|spec| Rule::new(spec, Origin::Default))
+            .collect();
+    }
     let allow_all = request
         .allow_all
         .then(|| Origin::Flag("--allow-all".to_string()))

@@ -21,6 +21,7 @@ pub const SCHEMA_KEYS: &[&str] = &[
     "filesystem.deny",
     "subprocess.allow",
     "environment.allow",
+    "environment.safe-set",
     "native.allow",
     "imports.deny",
     "code.exec",
@@ -78,6 +79,9 @@ pub(crate) struct SubprocessTable {
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct EnvironmentTable {
     pub allow: Entries,
+    /// `false` leaves out the built-in safe set (`--print-policy` writes it this way, with
+    /// the set's names listed, so the printed policy means exactly what it lists).
+    pub safe_set: Option<bool>,
 }
 
 /// `[native]`. Default: nothing beyond the standard library's own extension modules.

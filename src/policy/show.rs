@@ -61,6 +61,7 @@ pub fn render(policy: &Policy) -> String {
 
     table(&mut out, "environment");
     list(&mut out, "allow", &policy.environment.allow, env_spec_text);
+    out.push_str("safe-set = false  # the safe set's names, where granted, are listed above\n");
 
     table(&mut out, "native");
     list(&mut out, "allow", &policy.native.allow, native_spec_text);
@@ -250,13 +251,9 @@ mod tests {
                 &lookup,
             )
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
-            // The safe set cannot be removed by a file alone (see docs/policy.md), so a
-            // policy without it only round-trips with it added back.
-            let mut expected = policy.clone();
-            if expected.environment.allow.is_empty() {
-                expected.environment = again.environment.clone();
-            }
-            assert_eq!(values(&again), values(&expected), "request {i}:\n{text}");
+            // `safe-set = false` makes the printed environment exact, the safe set's
+            // removal included.
+            assert_eq!(values(&again), values(&policy), "request {i}:\n{text}");
             assert_eq!(again.trace, policy.trace);
         }
     }
@@ -297,6 +294,7 @@ mod tests {
                 "TZ",  # built-in default
                 "TMPDIR",  # built-in default
             ]
+            safe-set = false  # the safe set's names, where granted, are listed above
 
             [native]
             allow = []

@@ -28,6 +28,8 @@ pub(crate) struct FileRules {
     pub fs_deny: Vec<Rule<PathBuf>>,
     pub subprocess: Vec<Rule<ProgramSpec>>,
     pub environment: Vec<Rule<EnvSpec>>,
+    /// `[environment] safe-set`, when the file sets it.
+    pub env_safe_set: Option<bool>,
     pub native: Vec<Rule<NativeSpec>>,
     pub imports_deny: Vec<Rule<String>>,
     /// `[code] exec`, when the file sets it.
@@ -70,6 +72,7 @@ pub(crate) fn file_rules(file: &LoadedFile, lookup: &Lookup) -> Result<FileRules
         fs_deny: entries(file, "filesystem.deny", &raw.filesystem.deny, path)?,
         subprocess: entries(file, "subprocess.allow", &raw.subprocess.allow, program)?,
         environment: entries(file, "environment.allow", &raw.environment.allow, parse_env)?,
+        env_safe_set: raw.environment.safe_set,
         native: entries(file, "native.allow", &raw.native.allow, parse_native)?,
         imports_deny: entries(file, "imports.deny", &raw.imports.deny, parse_import)?,
         code_exec: switch("code.exec", &raw.code.exec),
