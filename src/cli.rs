@@ -259,7 +259,43 @@ impl Cli {
             flags,
             trace: self.trace,
             trace_file: self.trace_file.clone(),
+            sealed: None,
         }
+    }
+}
+
+impl Cli {
+    /// The first option that would grant something (rather than only take grants away),
+    /// spelt as a user would write it. A process bounded by its parent's policy refuses
+    /// those.
+    pub fn first_widening(&self) -> Option<String> {
+        let lists: [(&str, &Vec<String>); 8] = [
+            ("--allow-net", &self.allow_net),
+            ("--allow-read", &self.allow_read),
+            ("--allow-write", &self.allow_write),
+            ("--allow-env", &self.allow_env),
+            ("--allow-run", &self.allow_run),
+            ("--allow-native", &self.allow_native),
+            ("--allow-domain", &self.allow_domain),
+            ("--fs-readonly", &self.fs_readonly),
+        ];
+        if self.allow_all {
+            return Some("--allow-all".into());
+        }
+        if self.allow_localhost {
+            return Some("--allow-localhost".into());
+        }
+        if let Some(file) = &self.policy {
+            return Some(format!("--policy {}", file.display()));
+        }
+        if let Some((flag, _)) = lists.iter().find(|(_, values)| !values.is_empty()) {
+            return Some((*flag).to_string());
+        }
+        // Profiles that only take grants away may narrow a bounded process.
+        self.profile
+            .iter()
+            .find(|p| !matches!(p.as_str(), "exec-deny" | "block-native"))
+            .map(|p| format!("--profile {p}"))
     }
 }
 

@@ -42,7 +42,25 @@ fn run(argv: Vec<OsString>) -> Result<i32, Failure> {
     let env_policy = std::env::var_os("HERMETIC_POLICY")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    let request = options.request(env_policy);
+    // Started by a hermetic-python: its policy bounds this one, and only narrowing options
+    // may apply on top of it.
+    let sealed = std::env::var(host::SEALED_VARIABLE)
+        .ok()
+        .filter(|v| !v.is_empty());
+    let mut request = options.request(env_policy.clone());
+    if let Some(bound) = sealed {
+        let widening = options
+            .first_widening()
+            .or_else(|| env_policy.map(|p| format!("HERMETIC_POLICY={}", p.display())));
+        if let Some(option) = widening {
+            return Err(Failure::Usage(format!(
+                "{option} would widen the policy of the hermetic-python that started this one; \
+                 a child can only narrow it"
+            )));
+        }
+        request.file = None;
+        request.sealed = Some(bound);
+    }
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::Internal(anyhow::anyhow!("reading the current directory: {e}")))?;
     let policy = policy::resolve(&request, &cwd).map_err(|e| Failure::Policy(e.to_string()))?;

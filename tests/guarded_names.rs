@@ -42,6 +42,7 @@ const REPLACED_ATTRIBUTES: &[(&str, &str)] = &[
     ("posix", "chroot"),
     ("posix", "posix_spawn"),
     ("posix", "posix_spawnp"),
+    ("posix", "execve"),
     ("_imp", "create_builtin"),
     ("sys", "excepthook"),
 ];

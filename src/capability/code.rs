@@ -170,10 +170,8 @@ impl Engine {
             .and_then(extension_stem)
             .filter(|stem| RESTRICTED_EXTENSIONS.contains(stem))
             .or_else(|| FFI_MODULES.contains(&top).then_some(top));
-        let stdlib = filename.is_some_and(|f| {
-            self.stdlib
-                .contains(&self.resolve(f).to_string_lossy())
-        });
+        let stdlib =
+            filename.is_some_and(|f| self.stdlib.contains(&self.resolve(f).to_string_lossy()));
         if stdlib && restricted.is_none() {
             return Ok(());
         }

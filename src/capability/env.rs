@@ -27,6 +27,16 @@ impl Engine {
 
     /// May the target set or unset `name`?
     pub fn env_write(&self, name: &str) -> Decision {
+        if name.starts_with("HERMETIC_") {
+            return Err(Denial {
+                capability: Capability::Env,
+                detail: super::shorten(name),
+                reason: super::Reason::Never(
+                    "hermetic-python's own variables cannot be changed from Python",
+                ),
+                hint: None,
+            });
+        }
         if self.env_granted(name) {
             return Ok(());
         }

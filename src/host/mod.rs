@@ -28,7 +28,13 @@ use anyhow::{bail, Context, Result};
 use pyo3::prelude::*;
 
 use crate::capability::Engine;
-use crate::policy::Policy;
+use crate::policy::{Origin, Policy, Rule, SEALED_NAME};
+
+/// The variable that carries a hermetic-python's effective policy to the processes it
+/// starts. Kept in the process environment (so children inherit it), hidden from
+/// `os.environ`, never settable from Python, and put back into any environment the script
+/// passes to a child.
+pub const SEALED_VARIABLE: &str = "HERMETIC_SEALED";
 
 /// Run the target under `policy`. `python_argv` is argv[0] followed by the arguments for
 /// CPython; `trace_file` is the opened `--trace-file`/`[trace] file`. Returns the exit code.
@@ -71,6 +77,7 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
     Python::attach(|py| -> Result<()> {
         scrub_environment(py).context("during the environment scrub")?;
         implicit_reads(py).context("while finding the interpreter's own folders")?;
+        seal_for_children();
         bootstrap::run(py).context("during the bootstrap")?;
         Ok(())
     })?;
@@ -96,7 +103,7 @@ fn scrub_environment(py: Python<'_>) -> Result<()> {
         .map(|(name, _)| name)
         .filter(|name| {
             let text = name.to_string_lossy();
-            text == "HERMETIC_POLICY" || !engine.env_granted(&text)
+            text.starts_with("HERMETIC_") || !engine.env_granted(&text)
         })
         .collect();
     for name in &hidden {
@@ -191,6 +198,11 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
     if !engine.stdlib.set(stdlib) {
         bail!("the standard library folder was already set");
     }
+    // A process bounded by its parent's policy gets no implicit read the parent's policy
+    // (which lists the parent's own implicit reads) does not already give.
+    if engine.policy.file.as_deref() == Some(std::path::Path::new(SEALED_NAME)) {
+        roots.retain(|root| engine.fs_check(root, false).is_ok());
+    }
     if !engine.set_roots(roots) {
         bail!("implicit read roots were already set");
     }
@@ -211,4 +223,25 @@ pub fn version_text() -> String {
         "hermetic-python {} (CPython {built}, prefix {prefix}; loaded libpython {loaded})",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// Put this process's effective policy, with its implicit reads written out, into
+/// [`SEALED_VARIABLE`] for the processes it starts (see [`module::sealed_text`]).
+fn seal_for_children() {
+    let Some(engine) = audit::engine() else {
+        return;
+    };
+    let mut policy = engine.policy.clone();
+    let implicit = Origin::Flag("implicit read of the parent".to_string());
+    policy.filesystem.read.extend(
+        engine
+            .fs
+            .reads()
+            .iter()
+            .map(|root| Rule::new(root.clone(), implicit.clone())),
+    );
+    let text = crate::policy::render(&policy);
+    // Not `unsafe` in edition 2021; the same contract as the scrub: no other thread yet.
+    std::env::set_var(SEALED_VARIABLE, &text);
+    module::set_sealed_text(text);
 }

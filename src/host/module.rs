@@ -35,6 +35,83 @@ pub fn uncaught_violation() -> bool {
     UNCAUGHT.load(Ordering::SeqCst)
 }
 
+/// This process's effective policy as children receive it (`HERMETIC_SEALED`).
+static SEALED_TEXT: OnceLock<String> = OnceLock::new();
+
+pub fn set_sealed_text(text: String) {
+    let _ = SEALED_TEXT.set(text);
+}
+
+/// `environment` with `HERMETIC_SEALED` set to this process's policy: a child started with
+/// an explicit environment is bounded like one that inherits ours.
+fn sealed_env_list<'py>(py: Python<'py>, env: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let Some(text) = SEALED_TEXT.get() else {
+        return Ok(env.clone());
+    };
+    let prefix = format!("{}=", super::SEALED_VARIABLE);
+    let mut entries: Vec<Bound<'py, PyAny>> = Vec::new();
+    for item in env.try_iter()? {
+        let item = item?;
+        let bytes: Vec<u8> = item.extract().unwrap_or_default();
+        if !bytes.starts_with(prefix.as_bytes()) {
+            entries.push(item);
+        }
+    }
+    let ours = pyo3::types::PyBytes::new(py, format!("{prefix}{text}").as_bytes()).into_any();
+    entries.push(ours);
+    Ok(PyList::new(py, entries)?.into_any())
+}
+
+/// A copy of the mapping `env` with `HERMETIC_SEALED` set to this process's policy.
+fn sealed_env_mapping<'py>(
+    py: Python<'py>,
+    env: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(text) = SEALED_TEXT.get() else {
+        return Ok(env.clone());
+    };
+    let copy = PyDict::new(py);
+    copy.call_method1("update", (env,))?;
+    for key in [
+        super::SEALED_VARIABLE.into_pyobject(py)?.into_any(),
+        pyo3::types::PyBytes::new(py, super::SEALED_VARIABLE.as_bytes()).into_any(),
+    ] {
+        if copy.contains(&key)? {
+            copy.del_item(&key)?;
+        }
+    }
+    copy.set_item(super::SEALED_VARIABLE, text)?;
+    Ok(copy.into_any())
+}
+
+/// `args`/`kwargs` with the environment argument (positional `index`, or `env=`) sealed.
+fn with_sealed_env<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    index: usize,
+) -> PyResult<(Bound<'py, PyTuple>, Option<Bound<'py, PyDict>>)> {
+    let mut positional: Vec<Bound<'py, PyAny>> = args.iter().collect();
+    if let Some(env) = positional.get_mut(index) {
+        if !env.is_none() {
+            *env = sealed_env_mapping(py, env)?;
+        }
+    }
+    let kwargs = match kwargs {
+        Some(k) => {
+            let copy = k.copy()?;
+            if let Some(env) = copy.get_item("env")? {
+                if !env.is_none() {
+                    copy.set_item("env", sealed_env_mapping(py, &env)?)?;
+                }
+            }
+            Some(copy)
+        }
+        None => None,
+    };
+    Ok((PyTuple::new(py, positional)?, kwargs))
+}
+
 /// The public module `hermetic`.
 #[pymodule]
 #[pyo3(name = "hermetic")]
@@ -302,6 +379,11 @@ fn fork_exec<'py>(py: Python<'py>, args: &Bound<'py, PyTuple>) -> PyResult<Bound
     if let (Some(chosen), Some(slot)) = (chosen, forwarded.get_mut(1)) {
         *slot = PyTuple::new(py, [chosen.clone()])?.into_any();
     }
+    if let Some(env) = forwarded.get_mut(5) {
+        if !env.is_none() {
+            *env = sealed_env_list(py, env)?;
+        }
+    }
     original(py, &ORIGINAL_FORK_EXEC)?.call1(PyTuple::new(py, forwarded)?)
 }
 
@@ -329,6 +411,7 @@ fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResult<()> {
     let _ = ORIGINAL_MKNOD.set(posix.getattr("mknod")?.unbind());
     let _ = ORIGINAL_POSIX_SPAWN.set(posix.getattr("posix_spawn")?.unbind());
     let _ = ORIGINAL_POSIX_SPAWNP.set(posix.getattr("posix_spawnp")?.unbind());
+    let _ = ORIGINAL_EXECVE.set(posix.getattr("execve")?.unbind());
     let modules = py.import("sys")?.getattr("modules")?;
     let mut targets = vec![posix.into_any()];
     if let Ok(os) = modules.get_item("os") {
@@ -341,6 +424,7 @@ fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResult<()> {
         target.setattr("chroot", wrap_pyfunction!(chroot, py)?)?;
         target.setattr("posix_spawn", wrap_pyfunction!(posix_spawn, py)?)?;
         target.setattr("posix_spawnp", wrap_pyfunction!(posix_spawnp, py)?)?;
+        target.setattr("execve", wrap_pyfunction!(execve, py)?)?;
     }
     Ok(())
 }
@@ -575,7 +659,8 @@ fn posix_spawn<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     check_file_actions(kwargs)?;
-    original(py, &ORIGINAL_POSIX_SPAWN)?.call(args, kwargs)
+    let (args, kwargs) = with_sealed_env(py, args, kwargs, 2)?;
+    original(py, &ORIGINAL_POSIX_SPAWN)?.call(args, kwargs.as_ref())
 }
 
 /// `os.posix_spawnp(...)`, file actions checked.
@@ -587,5 +672,20 @@ fn posix_spawnp<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     check_file_actions(kwargs)?;
-    original(py, &ORIGINAL_POSIX_SPAWNP)?.call(args, kwargs)
+    let (args, kwargs) = with_sealed_env(py, args, kwargs, 2)?;
+    original(py, &ORIGINAL_POSIX_SPAWNP)?.call(args, kwargs.as_ref())
+}
+
+static ORIGINAL_EXECVE: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// `os.execve(path, argv, env)`: the new program image gets `HERMETIC_SEALED` too.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn execve<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (args, kwargs) = with_sealed_env(py, args, kwargs, 2)?;
+    original(py, &ORIGINAL_EXECVE)?.call(args, kwargs.as_ref())
 }

@@ -62,6 +62,17 @@ pub(crate) fn load(given: &Path, cwd: &Path) -> Result<LoadedFile, PolicyError> 
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
+    parse(shown, path, folder, text)
+}
+
+/// Parse policy `text`, known to messages as `shown`; relative paths resolve against
+/// `folder`.
+pub(crate) fn parse(
+    shown: String,
+    path: PathBuf,
+    folder: PathBuf,
+    text: String,
+) -> Result<LoadedFile, PolicyError> {
     let parse_error = |error: toml::de::Error| {
         // toml's messages can span lines ("invalid table header\nexpected `.`, `]`").
         let message = error.message().trim().replace('\n', ": ");

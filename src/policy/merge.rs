@@ -122,7 +122,14 @@ pub struct PolicyRequest {
     pub trace: bool,
     /// `--trace-file PATH`
     pub trace_file: Option<PathBuf>,
+    /// The policy of the hermetic-python that started this one (`HERMETIC_SEALED`, as
+    /// `--print-policy` writes it): it takes the place of a policy file, and the caller
+    /// has checked that the request only narrows it.
+    pub sealed: Option<String>,
 }
+
+/// How the parent's sealed policy is named in messages and origins.
+pub const SEALED_NAME: &str = "HERMETIC_SEALED";
 
 /// Resolve a request into a policy. `cwd` anchors relative paths given on the command line;
 /// paths in a policy file resolve against the file's folder. `HOME` and `PATH` are read
@@ -137,7 +144,16 @@ pub(crate) fn resolve_with(
     cwd: &Path,
     lookup: &Lookup,
 ) -> Result<Policy, PolicyError> {
-    let file = request.file.as_deref().map(|f| load(f, cwd)).transpose()?;
+    let file = match (&request.sealed, &request.file) {
+        (Some(text), _) => Some(super::load::parse(
+            SEALED_NAME.to_string(),
+            PathBuf::from(SEALED_NAME),
+            PathBuf::from("/"),
+            text.clone(),
+        )?),
+        (None, Some(path)) => Some(load(path, cwd)?),
+        (None, None) => None,
+    };
     let rules = match &file {
         Some(file) => file_rules(file, lookup)?,
         None => FileRules::default(),

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 pub use load::PolicyError;
-pub use merge::{resolve, PolicyFlag, PolicyRequest, PROFILES};
+pub use merge::{resolve, PolicyFlag, PolicyRequest, PROFILES, SEALED_NAME};
 pub use schema::SCHEMA_KEYS;
 pub use show::render;
 pub(crate) use values::{env_spec_text, host_grant_text, native_spec_text, program_spec_text};
