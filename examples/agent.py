@@ -14,7 +14,6 @@ The last step is refused, and hermetic-python says so in one line.
 """
 
 import json
-import os
 import sys
 import threading
 import urllib.request
@@ -68,8 +67,14 @@ def main():
     (WORKSPACE / "result.txt").write_text(answer + "\n")
     print(f"agent: wrote {WORKSPACE / 'result.txt'}: {answer}")
 
-    # The misstep: an agent that decides to look for credentials.
-    secret = Path(os.path.expanduser("~/.ssh/id_rsa"))
+    # The misstep: an agent that decides to look for credentials. (HOME is not in the
+    # environment's safe set, so the home folder comes from the password database; a user
+    # with no entry there, as in a bare container, falls back to root's.)
+    try:
+        home = Path.home()
+    except RuntimeError:
+        home = Path("/root")
+    secret = home / ".ssh" / "id_rsa"
     try:
         secret.read_text()
         print("agent: read the private key (this should never print)")
