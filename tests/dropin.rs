@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{hermetic_bin, python_bin, run_in, temp_dir, write, Run};
 
 /// Run the same command under hermetic-python (with `extra` hermetic options first) and
@@ -122,7 +124,11 @@ fn ctrl_c_raises_keyboard_interrupt() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     for program in [hermetic_bin(), python_bin()] {
-        let mut child = common::command(&program)
+        // A shell's background job inherits SIGINT ignored, and python keeps it ignored:
+        // start from the default disposition, as a terminal's foreground job has it.
+        let mut child = common::command(Path::new("/usr/bin/env"))
+            .arg("--default-signal=INT")
+            .arg(&program)
             .args([
                 "-c",
                 "import time; print('ready', flush=True); time.sleep(30)",
