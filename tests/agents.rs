@@ -261,7 +261,10 @@ fn narrowing_flags_remove_the_file_grants_and_seal_changes_nothing() {
         &["--policy", "agent.toml", "--no-network", "--no-environment"],
     );
     assert_eq!(table(&narrowed, "[network]"), ["allow = []", "deny = []"]);
-    assert_eq!(table(&narrowed, "[environment]"), ["allow = []", "safe-set = false"]);
+    assert_eq!(
+        table(&narrowed, "[environment]"),
+        ["allow = []", "safe-set = false"]
+    );
     assert_eq!(
         table(&narrowed, "[filesystem]"),
         table(&file, "[filesystem]"),

@@ -123,13 +123,19 @@ fn prefix() -> PathBuf {
     prefix
 }
 
-/// `<prefix>/lib/libpython3.X.so*`, each file once (the `.so` name is usually a symlink to
-/// the versioned file).
+/// `libpython3.X.so*` in the folder the build linked against (`HERMETIC_PYTHON_LIBDIR`,
+/// Debian's multiarch folder for its python) and in `<prefix>/lib`, each file once (the
+/// `.so` name is usually a symlink to the versioned file).
 fn libpython_files() -> Vec<PathBuf> {
-    let lib = prefix().join("lib");
     let stem = format!("libpython{}.so", minor_version());
-    let mut files: Vec<PathBuf> = fs::read_dir(&lib)
-        .unwrap_or_else(|e| panic!("{}: {e}", lib.display()))
+    let mut folders = vec![prefix().join("lib")];
+    if let Some(libdir) = option_env!("HERMETIC_PYTHON_LIBDIR") {
+        folders.push(PathBuf::from(libdir));
+    }
+    let mut files: Vec<PathBuf> = folders
+        .iter()
+        .filter_map(|lib| fs::read_dir(lib).ok())
+        .flatten()
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| {
             path.file_name()
@@ -227,7 +233,7 @@ fn unknown_to_cpython<'a>(names: &[&'a str]) -> Vec<&'a str> {
     let libraries = libpython_files();
     assert!(
         !libraries.is_empty(),
-        "no libpython{}.so* under {}/lib: is the embedded CPython built with --enable-shared?",
+        "no libpython{}.so* under {}/lib or the linked folder: is the embedded CPython built with --enable-shared?",
         minor_version(),
         prefix().display()
     );
