@@ -19,8 +19,6 @@ pub fn run(py: Python<'_>) -> Result<()> {
     globals.set_item("__builtins__", &builtins)?;
     let needs_learning = super::audit::engine().is_some_and(|e| e.net_needs_learning());
     globals.set_item("GUARD_LOOKUPS", needs_learning)?;
-    let spawn_restricted = super::audit::engine().is_some_and(|e| !e.subprocess_any());
-    globals.set_item("GUARD_SPAWN", spawn_restricted)?;
     builtins.getattr("exec")?.call1((code, &globals))?;
     globals.clear();
     Ok(())
