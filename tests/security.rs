@@ -1036,6 +1036,8 @@ fn tamper_cases() -> Vec<Case> {
         case("tamper_finalization_del.py", DEFAULT, MARKER),
         case("tamper_builtins_swap.py", FS, W_OUT),
         case("tamper_settrace.py", RUN_ECHO, MARKER),
+        // Absent before 3.12, where sys.monitoring does not exist.
+        case("tamper_sys_monitoring.py", DEFAULT, MARKER).or(Expect::Absent),
         case("tamper_setprofile.py", DEFAULT, MARKER),
         case("tamper_getframe_bootstrap.py", DEFAULT, MARKER),
         case("tamper_subclasses.py", DEFAULT, MARKER),
