@@ -16,6 +16,8 @@ pub mod args;
 pub mod audit;
 mod bootstrap;
 mod ffi;
+mod guards;
+mod interpret;
 mod interpreter;
 pub mod module;
 pub mod report;
@@ -226,7 +228,8 @@ pub fn version_text() -> String {
 }
 
 /// Put this process's effective policy, with its implicit reads written out, into
-/// [`SEALED_VARIABLE`] for the processes it starts (see [`module::sealed_text`]).
+/// [`SEALED_VARIABLE`] for the processes it starts (the guards put it back into any
+/// environment the script hands a child).
 fn seal_for_children() {
     let Some(engine) = audit::engine() else {
         return;
@@ -243,5 +246,5 @@ fn seal_for_children() {
     let text = crate::policy::render(&policy);
     // Not `unsafe` in edition 2021; the same contract as the scrub: no other thread yet.
     std::env::set_var(SEALED_VARIABLE, &text);
-    module::set_sealed_text(text);
+    guards::set_sealed_text(text);
 }
