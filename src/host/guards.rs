@@ -105,13 +105,19 @@ static ORIGINAL_GETHOSTBYNAME_EX: OnceLock<Py<PyAny>> = OnceLock::new();
 #[pyfunction]
 pub(super) fn guard_socket_lookups(py: Python<'_>, module: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
-    let _ = ORIGINAL_GETADDRINFO.set(module.getattr("getaddrinfo")?.unbind());
+    keep(&ORIGINAL_GETADDRINFO, &module, "getaddrinfo")?;
     mark_patched(&module)?;
-    let _ = ORIGINAL_GETHOSTBYNAME.set(module.getattr("gethostbyname")?.unbind());
-    let _ = ORIGINAL_GETHOSTBYNAME_EX.set(module.getattr("gethostbyname_ex")?.unbind());
+    keep(&ORIGINAL_GETHOSTBYNAME, &module, "gethostbyname")?;
+    keep(&ORIGINAL_GETHOSTBYNAME_EX, &module, "gethostbyname_ex")?;
     module.setattr("getaddrinfo", wrap_pyfunction!(getaddrinfo, py)?)?;
     module.setattr("gethostbyname", wrap_pyfunction!(gethostbyname, py)?)?;
     module.setattr("gethostbyname_ex", wrap_pyfunction!(gethostbyname_ex, py)?)?;
+    Ok(())
+}
+
+/// Keep `module.name` (the original a guard replaces) in `cell`, for the guard to call.
+fn keep(cell: &OnceLock<Py<PyAny>>, module: &Bound<'_, PyModule>, name: &str) -> PyResult<()> {
+    let _ = cell.set(module.getattr(name)?.unbind());
     Ok(())
 }
 
@@ -216,7 +222,7 @@ static ORIGINAL_FORK_EXEC: OnceLock<Py<PyAny>> = OnceLock::new();
 #[pyfunction]
 pub(super) fn guard_fork_exec(py: Python<'_>, module: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
-    let _ = ORIGINAL_FORK_EXEC.set(module.getattr("fork_exec")?.unbind());
+    keep(&ORIGINAL_FORK_EXEC, &module, "fork_exec")?;
     mark_patched(&module)?;
     module.setattr("fork_exec", wrap_pyfunction!(fork_exec, py)?)?;
     Ok(())
@@ -297,13 +303,13 @@ static ORIGINAL_POSIX_SPAWNP: OnceLock<Py<PyAny>> = OnceLock::new();
 #[pyfunction]
 pub(super) fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
-    let _ = ORIGINAL_OPEN.set(posix.getattr("open")?.unbind());
+    keep(&ORIGINAL_OPEN, &posix, "open")?;
     mark_patched(&posix)?;
-    let _ = ORIGINAL_MKFIFO.set(posix.getattr("mkfifo")?.unbind());
-    let _ = ORIGINAL_MKNOD.set(posix.getattr("mknod")?.unbind());
-    let _ = ORIGINAL_POSIX_SPAWN.set(posix.getattr("posix_spawn")?.unbind());
-    let _ = ORIGINAL_POSIX_SPAWNP.set(posix.getattr("posix_spawnp")?.unbind());
-    let _ = ORIGINAL_EXECVE.set(posix.getattr("execve")?.unbind());
+    keep(&ORIGINAL_MKFIFO, &posix, "mkfifo")?;
+    keep(&ORIGINAL_MKNOD, &posix, "mknod")?;
+    keep(&ORIGINAL_POSIX_SPAWN, &posix, "posix_spawn")?;
+    keep(&ORIGINAL_POSIX_SPAWNP, &posix, "posix_spawnp")?;
+    keep(&ORIGINAL_EXECVE, &posix, "execve")?;
     let modules = py.import("sys")?.getattr("modules")?;
     let mut targets = vec![posix.into_any()];
     if let Ok(os) = modules.get_item("os") {
@@ -458,7 +464,7 @@ fn mark_patched(module: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyfunction]
 pub(super) fn guard_imp(py: Python<'_>, imp: Bound<'_, PyModule>) -> PyResult<()> {
     refuse_if_armed()?;
-    let _ = ORIGINAL_CREATE_BUILTIN.set(imp.getattr("create_builtin")?.unbind());
+    keep(&ORIGINAL_CREATE_BUILTIN, &imp, "create_builtin")?;
     mark_patched(&imp)?;
     imp.setattr("create_builtin", wrap_pyfunction!(create_builtin, py)?)?;
     Ok(())
