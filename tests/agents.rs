@@ -286,7 +286,7 @@ port, outside = int(sys.argv[1]), sys.argv[2]
 def attempt(label, action):
     try:
         action()
-    except hermetic.PolicyViolation:
+    except (hermetic.PolicyViolation, hermetic.ImportBlocked):
         print(f"{label}: refused")
     except OSError as error:
         print(f"{label}: {type(error).__name__}")
@@ -494,7 +494,7 @@ print("connected")
     assert_eq!(run.code, 77, "{}", run.dump());
     assert_eq!(
         run.stdout,
-        "['PolicyViolation']\nFalse\n[]\n",
+        "['ImportBlocked', 'PolicyViolation']\nFalse\n[]\n",
         "{}",
         run.dump()
     );
@@ -567,7 +567,7 @@ def attempt(label, action):
     try:
         action()
         print(label, "done")
-    except PermissionError:
+    except (PermissionError, ImportError):
         print(label, "refused")
 
 def write_and_import():

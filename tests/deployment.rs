@@ -23,7 +23,7 @@ fn a_shebang_script_runs_under_hermetic_policy() {
     let script = write(
         &dir,
         "tool.py",
-        "#!/usr/bin/env hermetic-python\nimport sys, socket\nprint('args', sys.argv[1:])\ntry:\n    import json\n    print('json imported')\nexcept PermissionError:\n    print('json denied')\ntry:\n    socket.create_connection(('127.0.0.1', 9))\nexcept PermissionError:\n    print('network denied')\n",
+        "#!/usr/bin/env hermetic-python\nimport sys, socket\nprint('args', sys.argv[1:])\ntry:\n    import json\n    print('json imported')\nexcept ImportError:\n    print('json denied')\ntry:\n    socket.create_connection(('127.0.0.1', 9))\nexcept PermissionError:\n    print('network denied')\n",
     );
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let policy = write(&dir, "p.toml", "[imports]\ndeny = [\"json\"]\n");
@@ -98,4 +98,88 @@ fn in_a_venv_bin_folder_it_uses_the_venvs_site_packages() {
         &[],
     );
     assert_eq!(run.stdout, "write denied\n", "{}", run.dump());
+}
+
+/// pytest's wheels, downloaded once into `target/test-wheels` (the package registry is
+/// reachable wherever this project builds).
+fn pytest_wheels() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-wheels");
+    let have = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("pytest-"))
+        })
+        .unwrap_or(false);
+    if !have {
+        let status = Command::new(python_bin())
+            .args(["-m", "pip", "download", "--quiet", "--dest"])
+            .arg(&dir)
+            .arg("pytest")
+            .status()
+            .expect("pip download");
+        assert!(status.success(), "downloading pytest's wheels failed");
+    }
+    dir
+}
+
+#[test]
+fn pytest_installed_in_a_venv_runs_with_dash_m() {
+    let root = temp_dir("pytest");
+    let venv = root.join("venv");
+    let made = Command::new(python_bin())
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("venv");
+    assert!(made.success());
+    let installed = Command::new(venv.join("bin/python"))
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+        ])
+        .arg(pytest_wheels())
+        .arg("pytest")
+        .status()
+        .expect("pip install");
+    assert!(installed.success());
+    std::os::unix::fs::symlink(hermetic_bin(), venv.join("bin/hermetic-python")).expect("symlink");
+    let ws = root.join("ws");
+    std::fs::create_dir_all(&ws).expect("workspace");
+    write(
+        &ws,
+        "test_sample.py",
+        "import socket\nimport pytest\n\ndef test_adds():\n    assert 1 + 1 == 2\n\ndef test_network_is_refused():\n    with pytest.raises(PermissionError):\n        socket.create_connection(('127.0.0.1', 9))\n",
+    );
+    // pytest captures output through temporary files: a writable TMPDIR.
+    let tmp = ws.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let read = format!("--allow-read={}", ws.display());
+    let write_tmp = format!("--allow-write={}", tmp.display());
+    let tmp_text = tmp.to_str().expect("path");
+    // pytest sets PYTEST_VERSION and PYTEST_CURRENT_TEST: writes follow the grants.
+    let args = [
+        &read,
+        &write_tmp,
+        "--allow-env=PYTEST_*",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "test_sample.py",
+    ];
+    let run = run_in(
+        &venv.join("bin/hermetic-python"),
+        &args,
+        None,
+        Some(&ws),
+        &[("TMPDIR", tmp_text)],
+    );
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(run.stdout.contains("2 passed"), "{}", run.dump());
 }

@@ -11,7 +11,7 @@ fn run(options: &[&str], code: &str) -> Run {
     hermetic(&args)
 }
 
-const ATTEMPT: &str = "def attempt(name, action):\n    try:\n        action()\n        print(name, 'allowed')\n    except PermissionError:\n        print(name, 'denied')\n";
+const ATTEMPT: &str = "def attempt(name, action):\n    try:\n        action()\n        print(name, 'allowed')\n    except (PermissionError, ImportError):\n        print(name, 'denied')\n";
 
 #[test]
 fn no_code_exec_denies_the_script_and_keeps_the_standard_library() {

@@ -125,8 +125,12 @@ pub unsafe extern "C" fn audit_hook(
         Err(_) => internal("the policy check failed unexpectedly; denied"),
     };
     report::blocked(&denial);
+    // A refused import fails as an import does (ImportError), so code that treats a
+    // module as optional carries on; every other refusal is a PermissionError.
+    let import = matches!(kind, Event::Import)
+        || (matches!(kind, Event::Code("exec")) && denial.capability == Capability::Import);
     // SAFETY: GIL held; sets the pending exception that CPython raises from the action.
-    unsafe { super::module::raise_violation(&denial) };
+    unsafe { super::module::raise_violation(&denial, import) };
     -1
 }
 

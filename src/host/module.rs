@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::create_exception;
-use pyo3::exceptions::{PyPermissionError, PyRuntimeError};
+use pyo3::exceptions::{PyImportError, PyPermissionError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use super::{audit, guards};
@@ -22,6 +22,13 @@ create_exception!(
     PolicyViolation,
     PyPermissionError,
     "An action refused by the hermetic-python policy (a PermissionError)."
+);
+
+create_exception!(
+    hermetic,
+    ImportBlocked,
+    PyImportError,
+    "An import refused by the hermetic-python policy (an ImportError, so optional imports degrade)."
 );
 
 /// Set when an uncaught `PolicyViolation` ended the target; the host then exits with
@@ -37,6 +44,7 @@ pub fn uncaught_violation() -> bool {
 #[pyo3(name = "hermetic")]
 pub fn hermetic_public(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PolicyViolation", m.py().get_type::<PolicyViolation>())?;
+    m.add("ImportBlocked", m.py().get_type::<ImportBlocked>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
@@ -62,22 +70,24 @@ pub(super) fn refuse_if_armed() -> PyResult<()> {
     Ok(())
 }
 
-/// Set the pending Python exception for a denial.
+/// Set the pending Python exception for a denial: `hermetic.ImportBlocked` for a refused
+/// import, `hermetic.PolicyViolation` for anything else.
 ///
 /// # Safety
 /// The GIL is held by this thread.
-pub unsafe fn raise_violation(denial: &Denial) {
+pub unsafe fn raise_violation(denial: &Denial, import: bool) {
     let message = denial.to_string();
     // SAFETY: the GIL is held (caller contract).
     let py = unsafe { Python::assume_attached() };
     // SAFETY: both are plain reads of the runtime's interpreter pointers.
     let in_main =
         unsafe { pyo3::ffi::PyInterpreterState_Get() == pyo3::ffi::PyInterpreterState_Main() };
-    if in_main {
-        PolicyViolation::new_err(message).restore(py);
-    } else {
-        // Exception types made by the main interpreter must not cross into another one.
-        PyPermissionError::new_err(message).restore(py);
+    // Exception types made by the main interpreter must not cross into another one.
+    match (in_main, import) {
+        (true, false) => PolicyViolation::new_err(message).restore(py),
+        (true, true) => ImportBlocked::new_err(message).restore(py),
+        (false, false) => PyPermissionError::new_err(message).restore(py),
+        (false, true) => PyImportError::new_err(message).restore(py),
     }
 }
 
@@ -92,7 +102,7 @@ fn excepthook(
 ) -> PyResult<()> {
     let sys = py.import("sys")?;
     sys.getattr("__excepthook__")?.call1((&kind, &value, &tb))?;
-    if value.is_instance_of::<PolicyViolation>() {
+    if value.is_instance_of::<PolicyViolation>() || value.is_instance_of::<ImportBlocked>() {
         UNCAUGHT.store(true, Ordering::SeqCst);
         let text: String = value.str()?.extract()?;
         let (line, hint) = match text.split_once("; to allow it: ") {
