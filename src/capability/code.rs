@@ -273,6 +273,26 @@ impl Engine {
         })
     }
 
+    /// A second copy of a module whose functions a guard replaced would hand back the
+    /// originals: refused unless any native code is granted (which could reach them anyway).
+    pub fn fresh_copy_check(&self, module: &str) -> Decision {
+        if self
+            .policy
+            .native
+            .allow
+            .iter()
+            .any(|r| r.value == NativeSpec::Any)
+        {
+            return Ok(());
+        }
+        Err(Denial {
+            capability: Capability::Interpreter,
+            detail: format!("fresh copy of {}", shorten(module)),
+            reason: Reason::Never("would bypass the guards installed at start-up"),
+            hint: None,
+        })
+    }
+
     /// A change to the interpreter's own state (`os.chdir`, `sys.path`, the finders).
     pub fn mutation_check(&self, what: &str) -> Decision {
         if self.policy.interpreter_mutation.allowed {

@@ -469,6 +469,26 @@ impl Engine {
         Err(self.net_denial(Capability::NetBind, detail, self.not_granted(), Some(hint)))
     }
 
+    /// An abstract UNIX socket or another address family (netlink, packet...): there is no
+    /// host to match, so only a grant for every host covers it.
+    pub fn net_other_address(&self, capability: Capability) -> Decision {
+        if self
+            .policy
+            .network
+            .allow
+            .iter()
+            .any(|r| r.value.host == HostSpec::Any)
+        {
+            return Ok(());
+        }
+        Err(Denial {
+            capability,
+            detail: "non-IP socket address".to_string(),
+            reason: self.not_granted(),
+            hint: Some("--allow-net or [network] allow = [\"*\"]".to_string()),
+        })
+    }
+
     /// Record what a granted look-up of `name` returned, so connects to those addresses
     /// pass under the grants that allowed the name.
     pub fn net_record(&self, name: &str, ips: &[IpAddr]) {

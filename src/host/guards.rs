@@ -482,22 +482,10 @@ fn create_builtin<'py>(py: Python<'py>, spec: Bound<'py, PyAny>) -> PyResult<Bou
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .contains(&name);
-        let native_any = audit::engine().is_some_and(|e| {
-            e.policy
-                .native
-                .allow
-                .iter()
-                .any(|r| r.value == crate::policy::NativeSpec::Any)
-        });
-        if patched && !native_any {
-            return Err(deny(Denial {
-                capability: crate::capability::Capability::Interpreter,
-                detail: format!("fresh copy of {name}"),
-                reason: crate::capability::Reason::Never(
-                    "would bypass the guards installed at start-up",
-                ),
-                hint: None,
-            }));
+        if patched {
+            let engine =
+                audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
+            engine.fresh_copy_check(&name).map_err(deny)?;
         }
     }
     let fixed = py.import("types")?.getattr("SimpleNamespace")?.call(

@@ -327,7 +327,7 @@ pub(super) unsafe fn socket_address(
             }
         } else if let Some(bytes) = args::bytes_of(address) {
             if bytes.first() == Some(&0) || bytes.is_empty() {
-                return abstract_socket(engine, capability);
+                return engine.net_other_address(capability);
             }
             let path = PathBuf::from(
                 <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&bytes),
@@ -335,28 +335,7 @@ pub(super) unsafe fn socket_address(
             return check_path(engine, &path, true);
         }
     }
-    abstract_socket(engine, capability)
-}
-
-/// Abstract UNIX sockets and other families (netlink, packet...) need every host granted.
-pub(super) fn abstract_socket(engine: &Engine, capability: Capability) -> Decision {
-    let all = engine
-        .policy
-        .network
-        .allow
-        .iter()
-        .any(|r| r.value.host == crate::policy::HostSpec::Any);
-    if all {
-        return Ok(());
-    }
-    Err(Denial {
-        capability,
-        detail: "non-IP socket address".to_string(),
-        reason: Reason::NotGranted {
-            file: engine.policy.file.clone(),
-        },
-        hint: Some("--allow-net or [network] allow = [\"*\"]".to_string()),
-    })
+    engine.net_other_address(capability)
 }
 
 #[cfg(test)]
