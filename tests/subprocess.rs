@@ -48,7 +48,8 @@ for name, attempt in attempts.items():
     try:
         attempt()
         print(name, "RAN")
-    except PermissionError:
+    except (PermissionError, ImportError):
+        # ImportError: a fresh copy of _posixsubprocess is an import refused.
         print(name, "denied")
 "#
     );
