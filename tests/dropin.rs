@@ -189,3 +189,17 @@ fn loads_the_libpython_it_was_built_for() {
         inside.dump()
     );
 }
+
+#[test]
+fn replaced_functions_keep_their_identity_in_os_capability_sets() {
+    // shutil.rmtree picks its symlink-safe version from os.supports_dir_fd and friends.
+    assert_same(
+        &[],
+        &[
+            "-c",
+            "import os, posix, shutil\nprint(os.open is posix.open, os.open in os.supports_dir_fd, \
+             os.mkfifo in os.supports_dir_fd, shutil._use_fd_functions, shutil.rmtree.avoids_symlink_attacks)",
+        ],
+        None,
+    );
+}

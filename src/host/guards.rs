@@ -310,19 +310,59 @@ pub(super) fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResul
     keep(&ORIGINAL_POSIX_SPAWN, &posix, "posix_spawn")?;
     keep(&ORIGINAL_POSIX_SPAWNP, &posix, "posix_spawnp")?;
     keep(&ORIGINAL_EXECVE, &posix, "execve")?;
-    let modules = py.import("sys")?.getattr("modules")?;
+    let originals: Vec<(&str, Bound<'_, PyAny>)> = [
+        "open",
+        "mkfifo",
+        "mknod",
+        "chroot",
+        "posix_spawn",
+        "posix_spawnp",
+        "execve",
+    ]
+    .into_iter()
+    .map(|name| posix.getattr(name).map(|f| (name, f)))
+    .collect::<PyResult<_>>()?;
+    // One wrapper object per function, set on both modules, so `os.open is posix.open`
+    // still holds.
+    let wrappers: Vec<(&str, Bound<'_, PyAny>)> = vec![
+        ("open", wrap_pyfunction!(open, py)?.into_any()),
+        ("mkfifo", wrap_pyfunction!(mkfifo, py)?.into_any()),
+        ("mknod", wrap_pyfunction!(mknod, py)?.into_any()),
+        ("chroot", wrap_pyfunction!(chroot, py)?.into_any()),
+        ("posix_spawn", wrap_pyfunction!(posix_spawn, py)?.into_any()),
+        (
+            "posix_spawnp",
+            wrap_pyfunction!(posix_spawnp, py)?.into_any(),
+        ),
+        ("execve", wrap_pyfunction!(execve, py)?.into_any()),
+    ];
+    let os = py.import("sys")?.getattr("modules")?.get_item("os").ok();
     let mut targets = vec![posix.into_any()];
-    if let Ok(os) = modules.get_item("os") {
-        targets.push(os);
+    targets.extend(os.clone());
+    for target in &targets {
+        for (name, wrapper) in &wrappers {
+            target.setattr(*name, wrapper)?;
+        }
     }
-    for target in targets {
-        target.setattr("open", wrap_pyfunction!(open, py)?)?;
-        target.setattr("mkfifo", wrap_pyfunction!(mkfifo, py)?)?;
-        target.setattr("mknod", wrap_pyfunction!(mknod, py)?)?;
-        target.setattr("chroot", wrap_pyfunction!(chroot, py)?)?;
-        target.setattr("posix_spawn", wrap_pyfunction!(posix_spawn, py)?)?;
-        target.setattr("posix_spawnp", wrap_pyfunction!(posix_spawnp, py)?)?;
-        target.setattr("execve", wrap_pyfunction!(execve, py)?)?;
+    // `os` lists functions by identity in `supports_dir_fd` and friends (shutil.rmtree
+    // picks its symlink-safe version from them): put the wrappers where the originals were.
+    if let Some(os) = os {
+        for set_name in [
+            "supports_dir_fd",
+            "supports_fd",
+            "supports_follow_symlinks",
+            "supports_effective_ids",
+        ] {
+            let Ok(set) = os.getattr(set_name) else {
+                continue;
+            };
+            for ((_, original), (_, wrapper)) in originals.iter().zip(&wrappers) {
+                if set.contains(original)? {
+                    set.call_method1("discard", (original,))?;
+                    set.call_method1("add", (wrapper,))?;
+                }
+            }
+        }
     }
     Ok(())
 }
