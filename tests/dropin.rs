@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 
 use common::{hermetic_bin, python_bin, run_in, temp_dir, write, Run};
 
@@ -202,4 +203,22 @@ fn replaced_functions_keep_their_identity_in_os_capability_sets() {
         ],
         None,
     );
+}
+
+#[test]
+fn a_closed_stdin_stays_closed() {
+    // Rust's usual start-up would open /dev/null on it; python leaves it closed.
+    for program in [hermetic_bin(), python_bin()] {
+        let closed = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("exec \"$0\" -c 'import os\ntry:\n    os.fstat(0)\n    print(\"open\")\nexcept OSError as e:\n    print(\"closed\", e.errno)\n' 0<&-")
+            .arg(&program)
+            .output()
+            .expect("run");
+        assert_eq!(
+            String::from_utf8_lossy(&closed.stdout),
+            "closed 9\n",
+            "{program:?}"
+        );
+    }
 }

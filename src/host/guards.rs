@@ -310,6 +310,7 @@ pub(super) fn guard_posix(py: Python<'_>, posix: Bound<'_, PyModule>) -> PyResul
     keep(&ORIGINAL_POSIX_SPAWN, &posix, "posix_spawn")?;
     keep(&ORIGINAL_POSIX_SPAWNP, &posix, "posix_spawnp")?;
     keep(&ORIGINAL_EXECVE, &posix, "execve")?;
+    keep(&ORIGINAL_CHROOT, &posix, "chroot")?;
     let originals: Vec<(&str, Bound<'_, PyAny>)> = [
         "open",
         "mkfifo",
@@ -462,10 +463,17 @@ fn mknod<'py>(
     checked_create(py, &ORIGINAL_MKNOD, args, kwargs)
 }
 
-/// `os.chroot(path)`: refused unless reads and writes of `/` are granted.
+static ORIGINAL_CHROOT: OnceLock<Py<PyAny>> = OnceLock::new();
+
+/// `os.chroot(path)`: after it every path the policy names would mean another file, so it
+/// is refused unless reads and writes of `/` are granted (then it runs as usual).
 #[pyfunction]
-#[pyo3(signature = (*_args, **_kwargs))]
-fn chroot(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+#[pyo3(signature = (*args, **kwargs))]
+fn chroot<'py>(
+    py: Python<'py>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let engine = audit::engine().ok_or_else(|| PyRuntimeError::new_err("hermetic: no policy"))?;
     let root = std::path::Path::new("/");
     engine
@@ -477,9 +485,7 @@ fn chroot(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Py
                 ..denial
             })
         })?;
-    Err(pyo3::exceptions::PyPermissionError::new_err(
-        "hermetic: chroot would change what every path in the policy means; run without hermetic-python to use it",
-    ))
+    original(py, &ORIGINAL_CHROOT)?.call(args, kwargs)
 }
 
 static ORIGINAL_CREATE_BUILTIN: OnceLock<Py<PyAny>> = OnceLock::new();
