@@ -9,7 +9,6 @@ import sys
 
 import _hermetic
 import _imp
-import _posixsubprocess
 import posix
 
 import hermetic  # noqa: F401  -- creates PolicyViolation now, not inside the audit hook
@@ -17,7 +16,14 @@ import hermetic  # noqa: F401  -- creates PolicyViolation now, not inside the au
 _hermetic.install_excepthook()
 
 # Always installed: besides checking programs, the wrapper seals every child's environment.
-_hermetic.guard_fork_exec(_posixsubprocess)
+# A `._pth` file may leave lib-dynload off the path; a later load of the module is then
+# refused (a fresh copy) unless every program is granted.
+try:
+    import _posixsubprocess
+except ImportError:
+    pass
+else:
+    _hermetic.guard_fork_exec(_posixsubprocess)
 _hermetic.guard_posix(posix)
 _hermetic.guard_imp(_imp)
 

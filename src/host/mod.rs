@@ -139,15 +139,16 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
     let sys = py.import("sys")?;
     let mut roots: Vec<std::path::PathBuf> = Vec::new();
     for name in ["prefix", "exec_prefix", "base_prefix", "base_exec_prefix"] {
-        roots.push(sys.getattr(name)?.extract::<String>()?.into());
+        // Paths as the filesystem encoding gives them (undecodable names included).
+        roots.push(sys.getattr(name)?.extract::<std::path::PathBuf>()?);
     }
     let cwd = std::env::current_dir().context("reading the current directory")?;
     for entry in sys.getattr("path")?.try_iter()? {
-        let entry: String = entry?.extract()?;
-        roots.push(if entry.is_empty() {
+        let entry: std::path::PathBuf = entry?.extract()?;
+        roots.push(if entry.as_os_str().is_empty() {
             cwd.clone()
         } else {
-            entry.into()
+            entry
         });
     }
     // A new interpreter (a granted subinterpreter) looks for `pyvenv.cfg` beside the
@@ -165,21 +166,25 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
             }
         }
     }
-    let argv: Vec<String> = sys.getattr("argv")?.extract()?;
+    // Only argv[0] matters here; later arguments may not be valid UTF-8.
+    let first: Option<std::path::PathBuf> = match sys.getattr("argv")?.get_item(0) {
+        Ok(item) => Some(item.extract()?),
+        Err(_) => None,
+    };
     let safe_path: bool = sys
         .getattr("flags")?
         .getattr("safe_path")
         .and_then(|v| v.extract())
         .unwrap_or(false);
-    if let Some(first) = argv.first() {
-        match first.as_str() {
+    if let Some(first) = first {
+        match first.to_str().unwrap_or("<script>") {
             "-c" | "-m" | "-" | "" => {
                 if !safe_path {
                     roots.push(cwd.clone());
                 }
             }
-            script => {
-                let script = cwd.join(script);
+            _ => {
+                let script = cwd.join(&first);
                 let resolved = crate::capability::fs::resolve(&script);
                 roots.push(resolved.clone());
                 if !safe_path && !resolved.is_dir() {
