@@ -100,10 +100,13 @@ fn in_a_venv_bin_folder_it_uses_the_venvs_site_packages() {
     assert_eq!(run.stdout, "write denied\n", "{}", run.dump());
 }
 
-/// pytest's wheels, downloaded once into `target/test-wheels` (the package registry is
+/// pytest's wheels, downloaded once into `target/test-wheels/<version>` (the package registry is
 /// reachable wherever this project builds).
 fn pytest_wheels() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-wheels");
+    // Per CPython version: pytest's dependencies differ (3.10 needs tomli, exceptiongroup).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-wheels")
+        .join(env!("HERMETIC_PYTHON_VERSION"));
     let have = std::fs::read_dir(&dir)
         .map(|entries| {
             entries
