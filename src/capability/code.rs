@@ -293,6 +293,29 @@ impl Engine {
         })
     }
 
+    /// `sys.addaudithook`: a hook added from Python could watch every action and the
+    /// policy's answers; refused (silently, CPython's rule for hooks that raise) unless any
+    /// native code is granted, which could watch as much anyway.
+    pub fn audit_hook_check(&self) -> Decision {
+        if self
+            .policy
+            .native
+            .allow
+            .iter()
+            .any(|r| r.value == NativeSpec::Any)
+        {
+            return Ok(());
+        }
+        Err(Denial {
+            capability: Capability::Interpreter,
+            detail: "sys.addaudithook".to_string(),
+            reason: Reason::Never(
+                "hooks added from Python could watch the policy; needs --allow-native",
+            ),
+            hint: None,
+        })
+    }
+
     /// A change to the interpreter's own state (`os.chdir`, `sys.path`, the finders).
     pub fn mutation_check(&self, what: &str) -> Decision {
         if self.policy.interpreter_mutation.allowed {

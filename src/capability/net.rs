@@ -489,6 +489,26 @@ impl Engine {
         })
     }
 
+    /// `socket.sethostname`: renames the host for every process on it; only a grant for
+    /// every host (`--allow-net`, `--allow-all`) covers it.
+    pub fn net_sethostname(&self) -> Decision {
+        if self
+            .policy
+            .network
+            .allow
+            .iter()
+            .any(|r| r.value.host == HostSpec::Any)
+        {
+            return Ok(());
+        }
+        Err(Denial {
+            capability: Capability::NetBind,
+            detail: "sethostname".to_string(),
+            reason: self.not_granted(),
+            hint: Some("--allow-net or [network] allow = [\"*\"]".to_string()),
+        })
+    }
+
     /// Record what a granted look-up of `name` returned, so connects to those addresses
     /// pass under the grants that allowed the name.
     pub fn net_record(&self, name: &str, ips: &[IpAddr]) {

@@ -295,12 +295,7 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 }
                 socket_address(engine, matches!(event, Event::Bind), address)
             }
-            Event::SetHostName => Err(Denial {
-                capability: Capability::NetBind,
-                detail: "sethostname".to_string(),
-                reason: Reason::Never("changes the host's name; never granted"),
-                hint: None,
-            }),
+            Event::SetHostName => engine.net_sethostname(),
             Event::Open => {
                 let Some(target) = arg(0) else { return Ok(()) };
                 // `open(fd)` wraps a descriptor that is already open: its access was
@@ -486,14 +481,7 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 }
                 Ok(())
             }
-            Event::AddAuditHook => Err(Denial {
-                capability: Capability::Interpreter,
-                detail: "sys.addaudithook".to_string(),
-                reason: Reason::Never(
-                    "hooks added from Python could watch the policy; never granted",
-                ),
-                hint: None,
-            }),
+            Event::AddAuditHook => engine.audit_hook_check(),
         }
     }
 }
