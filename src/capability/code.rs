@@ -247,20 +247,24 @@ impl Engine {
         })
     }
 
+    /// Is any native code granted? Then native code could reach whatever the in-process
+    /// guards protect, so refusing Python routes to it would only get in the way.
+    fn native_any(&self) -> bool {
+        self.policy
+            .native
+            .allow
+            .iter()
+            .any(|r| r.value == NativeSpec::Any)
+    }
+
     /// Heap introspection (`gc.get_objects`, `get_referrers`, `get_referents`) could reach
     /// the originals the guards keep; refused when the target is on the stack, unless
     /// any native code is granted (which could reach them anyway).
     pub fn introspection_check(&self, what: &str, frames: &[Frame]) -> Decision {
-        let native_any = self
-            .policy
-            .native
-            .allow
-            .iter()
-            .any(|r| r.value == NativeSpec::Any);
         let Some(user) = frames.iter().find(|f| !self.stdlib.contains(&f.file)) else {
             return Ok(());
         };
-        if native_any {
+        if self.native_any() {
             return Ok(());
         }
         Err(Denial {
@@ -276,13 +280,7 @@ impl Engine {
     /// A second copy of a module whose functions a guard replaced would hand back the
     /// originals: refused unless any native code is granted (which could reach them anyway).
     pub fn fresh_copy_check(&self, module: &str) -> Decision {
-        if self
-            .policy
-            .native
-            .allow
-            .iter()
-            .any(|r| r.value == NativeSpec::Any)
-        {
+        if self.native_any() {
             return Ok(());
         }
         Err(Denial {
@@ -297,13 +295,7 @@ impl Engine {
     /// policy's answers; refused (silently, CPython's rule for hooks that raise) unless any
     /// native code is granted, which could watch as much anyway.
     pub fn audit_hook_check(&self) -> Decision {
-        if self
-            .policy
-            .native
-            .allow
-            .iter()
-            .any(|r| r.value == NativeSpec::Any)
-        {
+        if self.native_any() {
             return Ok(());
         }
         Err(Denial {

@@ -469,16 +469,19 @@ impl Engine {
         Err(self.net_denial(Capability::NetBind, detail, self.not_granted(), Some(hint)))
     }
 
-    /// An abstract UNIX socket or another address family (netlink, packet...): there is no
-    /// host to match, so only a grant for every host covers it.
-    pub fn net_other_address(&self, capability: Capability) -> Decision {
-        if self
-            .policy
+    /// Is every host granted (`*`, whatever port)?
+    fn network_any(&self) -> bool {
+        self.policy
             .network
             .allow
             .iter()
             .any(|r| r.value.host == HostSpec::Any)
-        {
+    }
+
+    /// An abstract UNIX socket or another address family (netlink, packet...): there is no
+    /// host to match, so only a grant for every host covers it.
+    pub fn net_other_address(&self, capability: Capability) -> Decision {
+        if self.network_any() {
             return Ok(());
         }
         Err(Denial {
@@ -492,13 +495,7 @@ impl Engine {
     /// `socket.sethostname`: renames the host for every process on it; only a grant for
     /// every host (`--allow-net`, `--allow-all`) covers it.
     pub fn net_sethostname(&self) -> Decision {
-        if self
-            .policy
-            .network
-            .allow
-            .iter()
-            .any(|r| r.value.host == HostSpec::Any)
-        {
+        if self.network_any() {
             return Ok(());
         }
         Err(Denial {
