@@ -66,6 +66,9 @@ pub enum Reason {
     DeniedBy(Origin),
     /// A fixed rule that no grant can lift (cloud metadata endpoints, ...).
     Never(&'static str),
+    /// A bytecode-cache write (`__pycache__`) outside the write roots: refused like any
+    /// write, but not traced, as python skips such writes silently on EACCES.
+    BytecodeCache,
 }
 
 /// A refused action: the one line the user sees, in the exception and in the trace.
@@ -94,6 +97,7 @@ impl Denial {
             }
             Reason::DeniedBy(origin) => format!("denied by {origin}"),
             Reason::Never(why) => (*why).to_string(),
+            Reason::BytecodeCache => "bytecode cache outside the write roots".to_string(),
         };
         format!("blocked {} {} ({reason})", self.capability, self.detail)
     }

@@ -160,15 +160,12 @@ pub(super) fn check_path(engine: &Engine, path: &Path, write: bool) -> Decision 
 pub(super) fn check_resolved(engine: &Engine, resolved: &Path, write: bool) -> Decision {
     match engine.fs_check_resolved(resolved, write) {
         Err(denial) if Engine::fs_is_quiet(resolved) && write => Err(Denial {
-            reason: Reason::Never(QUIET),
+            reason: Reason::BytecodeCache,
             ..denial
         }),
         other => other,
     }
 }
-
-/// The reason text of bytecode-cache denials, which the reporter keeps out of the trace.
-pub const QUIET: &str = "bytecode cache outside the write roots";
 
 /// Where a name itself lives: its folder resolved, the last component not followed (a
 /// symlink is removed, moved or created, never its target).

@@ -26,7 +26,7 @@ pub fn configure(stderr: bool, file: Option<File>) {
 /// Report a blocked action (before the exception is raised, so a caught exception still
 /// leaves a line).
 pub fn blocked(denial: &Denial) {
-    if matches!(denial.reason, Reason::Never(why) if why == super::interpret::QUIET) {
+    if denial.reason == Reason::BytecodeCache {
         return;
     }
     let Some(sink) = SINK.get() else { return };
