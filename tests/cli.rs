@@ -324,3 +324,35 @@ fn without_trace_a_caught_block_is_silent() {
         run.dump()
     );
 }
+
+/// A refusal names where the policy in force came from: with a grant flag and no policy
+/// file, the command line, not the built-in default policy.
+#[test]
+fn a_refusal_under_flags_names_the_command_line() {
+    let code = "open('/etc/hostname')";
+    // The message shows the resolved path.
+    let path = std::fs::canonicalize("/etc/hostname")
+        .unwrap_or_else(|_| "/etc/hostname".into())
+        .display()
+        .to_string();
+    let run = hermetic(&["--allow-read=/tmp", "-c", code]);
+    assert_eq!(run.code, 77, "{}", run.dump());
+    assert!(
+        run.stderr.contains(&format!(
+            "hermetic: blocked fs.read {path} (not granted by the policy from the command line)"
+        )),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains("built-in default"), "{}", run.dump());
+
+    let run = hermetic(&["-c", code]);
+    assert_eq!(run.code, 77, "{}", run.dump());
+    assert!(
+        run.stderr.contains(&format!(
+            "hermetic: blocked fs.read {path} (not granted by the built-in default policy)"
+        )),
+        "without flags it is the built-in default: {}",
+        run.dump()
+    );
+}

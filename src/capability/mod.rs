@@ -13,7 +13,7 @@ pub mod net;
 pub mod subprocess;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::policy::{Origin, Policy};
 
@@ -60,8 +60,13 @@ impl fmt::Display for Capability {
 /// Why an action was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// No grant covers it; `file` is the policy file whose table could grant it, if any.
-    NotGranted { file: Option<PathBuf> },
+    /// No grant covers it. The message names where the policy in force came from: `file`
+    /// is the policy file, if any, and `command_line` says whether profiles or policy
+    /// flags shaped it; with neither, it is the built-in default policy.
+    NotGranted {
+        file: Option<PathBuf>,
+        command_line: bool,
+    },
     /// A deny entry or restriction matched.
     DeniedBy(Origin),
     /// A fixed rule that no grant can lift (cloud metadata endpoints, ...).
@@ -87,13 +92,8 @@ impl Denial {
     /// the stable, greppable part (the trace line is this behind `hermetic: `).
     pub fn line(&self) -> String {
         let reason = match &self.reason {
-            Reason::NotGranted { file: None } => {
-                "not granted by the built-in default policy".to_string()
-            }
-            Reason::NotGranted { file: Some(path) } => {
-                // The file's name, as origins name it (`denied by agent.toml:12 ...`).
-                let name = path.file_name().unwrap_or(path.as_os_str());
-                format!("not granted by {}", name.to_string_lossy())
+            Reason::NotGranted { file, command_line } => {
+                not_granted_text(file.as_deref(), *command_line)
             }
             Reason::DeniedBy(origin) => format!("denied by {origin}"),
             Reason::Never(why) => (*why).to_string(),
@@ -110,6 +110,23 @@ impl fmt::Display for Denial {
             write!(f, "; to allow it: {hint}")?;
         }
         Ok(())
+    }
+}
+
+/// `not granted by ...`, naming the sources of the policy in force: the policy file (by its
+/// name, as origins name it: `denied by agent.toml:12 ...`), the command line, both, or
+/// the built-in default policy when there was neither.
+fn not_granted_text(file: Option<&Path>, command_line: bool) -> String {
+    let file = file.map(|path| {
+        path.file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy()
+    });
+    match (file, command_line) {
+        (None, false) => "not granted by the built-in default policy".to_string(),
+        (None, true) => "not granted by the policy from the command line".to_string(),
+        (Some(name), false) => format!("not granted by {name}"),
+        (Some(name), true) => format!("not granted by {name} and the command line"),
     }
 }
 
@@ -148,6 +165,65 @@ impl Engine {
     fn not_granted(&self) -> Reason {
         Reason::NotGranted {
             file: self.policy.file.clone(),
+            command_line: self.policy.command_line,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reason names where the policy in force came from, and nothing else changes.
+    #[test]
+    fn not_granted_names_the_sources_of_the_policy() {
+        let table: &[(Option<&str>, bool, &str)] = &[
+            (None, false, "not granted by the built-in default policy"),
+            (
+                None,
+                true,
+                "not granted by the policy from the command line",
+            ),
+            (
+                Some("/home/me/agent.toml"),
+                false,
+                "not granted by agent.toml",
+            ),
+            (
+                Some("/home/me/agent.toml"),
+                true,
+                "not granted by agent.toml and the command line",
+            ),
+            (
+                Some("HERMETIC_SEALED"),
+                false,
+                "not granted by HERMETIC_SEALED",
+            ),
+            (
+                Some("HERMETIC_SEALED"),
+                true,
+                "not granted by HERMETIC_SEALED and the command line",
+            ),
+        ];
+        for &(file, command_line, reason) in table {
+            let engine = Engine::new(Policy {
+                file: file.map(PathBuf::from),
+                command_line,
+                ..Policy::default()
+            });
+            let denial = Denial {
+                capability: Capability::FsRead,
+                detail: "/etc/hostname".to_string(),
+                reason: engine.not_granted(),
+                hint: Some("--allow-read=/etc/hostname".to_string()),
+            };
+            let line = format!("blocked fs.read /etc/hostname ({reason})");
+            assert_eq!(denial.line(), line, "{file:?}, command line {command_line}");
+            assert_eq!(
+                denial.to_string(),
+                format!("{line}; to allow it: --allow-read=/etc/hostname"),
+                "{file:?}, command line {command_line}"
+            );
         }
     }
 }

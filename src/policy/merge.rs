@@ -198,6 +198,8 @@ pub(crate) fn resolve_with(
         None => file_trace,
     };
     policy.file = file.map(|file| file.path);
+    policy.command_line =
+        request.allow_all || !request.profiles.is_empty() || !request.flags.is_empty();
     remove_duplicates(&mut policy);
     Ok(policy)
 }

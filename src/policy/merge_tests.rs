@@ -712,6 +712,110 @@ fn trace_settings() {
     assert_eq!(policy.trace, Trace::default());
 }
 
+/// What a refusal's message names as the source of the policy: the file, and whether the
+/// command line (`--allow-all`, profiles, policy flags; not `--trace`) shaped the grants.
+#[test]
+fn the_policy_knows_its_sources() {
+    let world = World::new("sources");
+    let file = world.dir.write("conf/policy.toml", FILE_FS);
+    let sealed = || Some("[network]\nallow = []\n".to_string());
+    let table: Vec<(&str, PolicyRequest, Option<PathBuf>, bool)> = vec![
+        ("nothing", PolicyRequest::default(), None, false),
+        (
+            "--trace and --trace-file grant nothing",
+            PolicyRequest {
+                trace: true,
+                trace_file: Some(PathBuf::from("t.log")),
+                ..PolicyRequest::default()
+            },
+            None,
+            false,
+        ),
+        (
+            "a grant flag",
+            PolicyRequest {
+                flags: vec![flag("--allow-read=/tmp")],
+                ..PolicyRequest::default()
+            },
+            None,
+            true,
+        ),
+        (
+            "a seed flag",
+            PolicyRequest {
+                flags: vec![flag("--no-network")],
+                ..PolicyRequest::default()
+            },
+            None,
+            true,
+        ),
+        (
+            "a profile",
+            PolicyRequest {
+                profiles: vec!["net-hermetic".into()],
+                ..PolicyRequest::default()
+            },
+            None,
+            true,
+        ),
+        (
+            "--allow-all",
+            PolicyRequest {
+                allow_all: true,
+                ..PolicyRequest::default()
+            },
+            None,
+            true,
+        ),
+        (
+            "a file",
+            PolicyRequest {
+                file: Some(file.clone()),
+                ..PolicyRequest::default()
+            },
+            Some(file.clone()),
+            false,
+        ),
+        (
+            "a file and a flag",
+            PolicyRequest {
+                file: Some(file.clone()),
+                flags: vec![flag("--allow-localhost")],
+                ..PolicyRequest::default()
+            },
+            Some(file.clone()),
+            true,
+        ),
+        (
+            "a sealed parent policy",
+            PolicyRequest {
+                sealed: sealed(),
+                ..PolicyRequest::default()
+            },
+            Some(PathBuf::from(SEALED_NAME)),
+            false,
+        ),
+        (
+            "a sealed parent policy, narrowed by a flag",
+            PolicyRequest {
+                sealed: sealed(),
+                flags: vec![flag("--no-subprocess")],
+                ..PolicyRequest::default()
+            },
+            Some(PathBuf::from(SEALED_NAME)),
+            true,
+        ),
+    ];
+    for (label, request, file, command_line) in table {
+        let policy = resolve_with(&request, world.dir.path(), &world.lookup).expect(label);
+        assert_eq!(
+            (policy.file, policy.command_line),
+            (file, command_line),
+            "{label}"
+        );
+    }
+}
+
 #[test]
 fn errors_are_one_line_and_name_the_source() {
     let world = World::new("errors");

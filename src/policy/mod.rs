@@ -223,4 +223,9 @@ pub struct Policy {
     pub trace: Trace,
     /// The policy file that was loaded, if any (for messages and `--print-policy`).
     pub file: Option<PathBuf>,
+    /// Whether the command line shaped the grants: `--allow-all`, a `--profile` or a
+    /// policy flag was given (`--trace` and `--trace-file` grant nothing and do not count).
+    /// Only messages read it, to say where a refusal's policy came from; `--print-policy`
+    /// does not print it, as each entry already carries its origin.
+    pub command_line: bool,
 }
