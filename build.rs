@@ -12,6 +12,20 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Wl,-rpath,{lib_dir}");
         println!("cargo:rustc-env=HERMETIC_PYTHON_LIBDIR={lib_dir}");
     }
+    // The executable's open functions must be in its dynamic symbol table to come before
+    // libc's for libpython (src/main.rs, src/host/opens.rs).
+    for name in [
+        "open",
+        "open64",
+        "openat",
+        "openat64",
+        "__open_2",
+        "__open64_2",
+        "__openat_2",
+        "__openat64_2",
+    ] {
+        println!("cargo:rustc-link-arg-bins=-Wl,--export-dynamic-symbol={name}");
+    }
     let mut version = format!("{}.{}", config.version().major, config.version().minor);
     let mut prefix = String::from("unknown");
     if let Some(executable) = config.executable() {

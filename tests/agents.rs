@@ -369,7 +369,7 @@ run echo: refused
 os.system: refused
 write in workspace: done
 write outside: refused
-write through symlink: refused
+write through symlink: PermissionError
 read outside: refused
 read own folder: done
 read trace log: done

@@ -72,6 +72,12 @@ pathlib.Path("h.txt").write_text("h"); os.chmod("h.txt", 0o600); os.utime("h.txt
 os.symlink("c.txt", "link"); assert open("link").read() == "one"
 os.link("c.txt", "hard")
 sqlite3.connect("db.sqlite").execute("create table t (x)")
+# Path objects, whose open is judged where it happens (the hook cannot read them).
+import io
+with io.FileIO(pathlib.Path("fio.txt"), "w") as f: f.write(b"fio")
+assert io.FileIO(pathlib.Path("fio.txt")).read() == b"fio"
+sqlite3.connect(pathlib.Path("db2.sqlite")).execute("create table t (x)")
+os.remove("fio.txt"); os.remove("db2.sqlite")
 with tempfile.TemporaryDirectory(dir=".") as t:
     open(os.path.join(t, "x"), "w").write("x")
 shutil.rmtree("d"); os.remove("c.txt"); os.unlink("link"); os.remove("hard")
@@ -376,4 +382,91 @@ print(len(mmap.mmap(fd, 0, access=mmap.ACCESS_READ)))
             .permissions(),
     );
     assert_ne!(mode & 0o777, 0o777);
+}
+
+/// An open in a granted root is made by the kernel on the path the hook judged, with no
+/// symlink allowed on the way (`openat2` with `RESOLVE_NO_SYMLINKS`), and without a
+/// component-by-component `lstat` walk before it. A symlink on the way is judged with the
+/// full resolution, and a symlink leading outside is refused at open time.
+#[test]
+fn opens_in_a_root_are_anchored_by_the_kernel() {
+    let strace = ["/usr/bin/strace", "/bin/strace"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("strace is needed for this test (apt-get install strace)");
+    let s = Setup::new("fs-anchored");
+    write(&s.ws, "data.txt", "data\n");
+    std::os::unix::fs::symlink(s.outside.join("keep.txt"), s.ws.join("out-link")).unwrap();
+    std::os::unix::fs::symlink(s.ws.join("data.txt"), s.ws.join("in-link")).unwrap();
+    let log = s.ws.with_file_name("strace.log");
+    let code = r#"
+import os
+ws = os.getcwd()
+for _ in range(3):
+    assert open(os.path.join(ws, "data.txt")).read() == "data\n"
+assert open("data.txt").read() == "data\n"
+assert open("in-link").read() == "data\n"
+try:
+    open("out-link").read()
+    print("out-link: read")
+except PermissionError as e:
+    print("out-link:", type(e).__name__, e.errno)
+"#;
+    let read = format!("--allow-read={}", s.ws.display());
+    let log_arg = log.to_string_lossy().into_owned();
+    let binary = hermetic_bin();
+    let args = [
+        "-f",
+        "-qq",
+        "-e",
+        "trace=openat,openat2,statx,newfstatat,lstat,readlink",
+        "-o",
+        log_arg.as_str(),
+        binary.to_str().unwrap(),
+        "--trace",
+        read.as_str(),
+        "-c",
+        code,
+    ];
+    let run = run_in(Path::new(strace), &args, None, Some(&s.ws), &[]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "out-link: PermissionError 13\n"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "hermetic: blocked fs.read {}/keep.txt",
+            s.outside.display()
+        )),
+        "{}",
+        run.dump()
+    );
+    let trace = std::fs::read_to_string(&log).unwrap();
+    let data = format!("\"{}/data.txt\"", s.ws.display());
+    let anchored = trace
+        .lines()
+        .filter(|l| {
+            l.contains("openat2(") && l.contains(&data) && l.contains("RESOLVE_NO_SYMLINKS")
+        })
+        .count();
+    // Three absolute opens, one relative, and the one through `in-link` (judged, then
+    // opened on its real path).
+    assert_eq!(anchored, 5, "{trace}");
+    let walked: Vec<&str> = trace
+        .lines()
+        .filter(|l| (l.contains("statx(") || l.contains("lstat(")) && l.contains(&data))
+        .collect();
+    // Only `in-link`'s resolution looks at data.txt by name.
+    assert!(walked.len() <= 1, "{walked:#?}");
+    // The outside file was never opened.
+    let outside = format!("\"{}/keep.txt\"", s.outside.display());
+    assert!(
+        !trace.lines().any(|l| l.contains(&outside)
+            && (l.contains("openat(") || l.contains("openat2("))
+            && !l.contains("= -1")),
+        "{trace}"
+    );
+    assert_eq!(s.outside_state(), untouched());
 }

@@ -634,6 +634,18 @@ fn the_side_effect_detectors_see_real_escapes() {
     let controls: Vec<(Case, &str)> = vec![
         (case("subprocess_run.py", DEFAULT, MARKER), "the marker"),
         (case("filesystem_fileio.py", FS, W_OUT), "created outside"),
+        (
+            case("filesystem_fileio_pathlike.py", FS, W_OUT),
+            "created outside",
+        ),
+        (
+            case("filesystem_sqlite_pathlike.py", FS, W_OUT),
+            "created outside",
+        ),
+        (
+            case("filesystem_symlink_swap_race.py", FS, W_OUT),
+            "changed outside",
+        ),
         (case("filesystem_chmod.py", FS, W_OUT), "changed outside"),
         (case("filesystem_setxattr.py", FS, W_OUT), "changed outside"),
         (
@@ -938,6 +950,9 @@ fn filesystem_cases() -> Vec<Case> {
         case("filesystem_pathlib.py", FS, W_OUT),
         case("filesystem_tempfile.py", FS, W_OUT),
         case("filesystem_sqlite_connect.py", FS, W_OUT),
+        case("filesystem_sqlite_pathlike.py", FS, W_OUT),
+        case("filesystem_fileio_pathlike.py", FS, W_OUT),
+        case("filesystem_symlink_swap_race.py", FS, W_OUT),
         case("filesystem_sqlite_uri_encoded.py", FS, W_OUT),
         case("filesystem_mmap_write.py", FS_READ_OUT, W_OUT),
         case("filesystem_truncate.py", FS, W_OUT),

@@ -8,8 +8,17 @@
 use std::ffi::{c_char, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
+
+/// Is the filesystem encoding UTF-8 (as nearly always)? Then a `str` path's UTF-8 form is
+/// the bytes CPython hands to the kernel. Set once at start-up.
+static FILESYSTEM_UTF8: AtomicBool = AtomicBool::new(true);
+
+pub fn set_filesystem_utf8(utf8: bool) {
+    FILESYSTEM_UTF8.store(utf8, Ordering::SeqCst);
+}
 
 /// Item `index` of the event's argument tuple (borrowed), if present.
 ///
@@ -29,7 +38,7 @@ pub unsafe fn item(args: *mut ffi::PyObject, index: isize) -> Option<*mut ffi::P
     }
 }
 
-/// The bytes of a `str` (UTF-8, surrogates escaped as the filesystem encoding does) or a
+/// The bytes of a `str` (in the filesystem encoding, surrogates escaped as it does) or a
 /// `bytes`/`bytearray` object.
 ///
 /// # Safety
@@ -40,12 +49,16 @@ pub unsafe fn bytes_of(obj: *mut ffi::PyObject) -> Option<Vec<u8>> {
         if ffi::PyUnicode_Check(obj) != 0 {
             // Most strings have a cached UTF-8 form: read it without allocating. Strings
             // with lone surrogates (undecodable file names) take the filesystem encoding.
-            let mut size: ffi::Py_ssize_t = 0;
-            let utf8 = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
-            if !utf8.is_null() && size >= 0 {
-                return Some(std::slice::from_raw_parts(utf8 as *const u8, size as usize).to_vec());
+            if FILESYSTEM_UTF8.load(Ordering::Relaxed) {
+                let mut size: ffi::Py_ssize_t = 0;
+                let utf8 = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
+                if !utf8.is_null() && size >= 0 {
+                    return Some(
+                        std::slice::from_raw_parts(utf8 as *const u8, size as usize).to_vec(),
+                    );
+                }
+                ffi::PyErr_Clear();
             }
-            ffi::PyErr_Clear();
             let encoded = ffi::PyUnicode_EncodeFSDefault(obj);
             if encoded.is_null() {
                 ffi::PyErr_Clear();

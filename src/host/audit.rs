@@ -8,8 +8,9 @@
 //! [`Engine`], and on a denial reports it and raises `hermetic.PolicyViolation`.
 
 use std::cell::Cell;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
 use std::net::IpAddr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use pyo3::ffi;
 
 use super::args::{self, item};
 use super::interpret::*;
+use super::opens;
 use super::report;
 use crate::capability::{fs, Capability, Decision, Denial, Engine, Reason};
 
@@ -104,6 +106,8 @@ pub unsafe extern "C" fn audit_hook(
         }
         return 0;
     }
+    // Whatever the hook announced for this thread's next open applies until it runs again.
+    super::opens::clear();
     let Some(kind) = classify(name) else { return 0 };
     if matches!(kind, Event::Code(_)) && !CODE_GUARDED.load(Ordering::Relaxed) {
         return 0;
@@ -305,18 +309,50 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 }
                 let flags = arg(2).and_then(|f| args::int(f)).unwrap_or(0);
                 let write = open_writes(flags, arg(1).and_then(|m| args::text(m)).as_deref());
-                match path_or_fd(target, None) {
-                    Some(path) if path.is_relative() => {
-                        let base = OPEN_BASE.with(|b| b.borrow().clone());
-                        match base {
-                            Some(base) => check_path(engine, &base.join(path), write),
-                            None => check_path(engine, &path, write),
-                        }
+                let Some(given) = args::bytes_of(target) else {
+                    // An os.PathLike given to io.FileIO: its path comes from __fspath__,
+                    // which the hook must not run. The open itself is checked instead.
+                    return unreadable_path(write);
+                };
+                let base = OPEN_BASE.with(|b| b.borrow().clone());
+                let relative = given.first() != Some(&b'/');
+                let absolute = match (&base, relative) {
+                    (Some(base), true) => {
+                        let mut out = base.clone().into_os_string().into_vec();
+                        out.push(b'/');
+                        out.extend_from_slice(&given);
+                        out
                     }
-                    Some(path) => check_path(engine, &path, write),
-                    // An fd that is not a file (pipe, socket), or a type we cannot read.
-                    None => Ok(()),
+                    (None, true) => match std::env::current_dir() {
+                        Ok(cwd) => {
+                            let mut out = cwd.into_os_string().into_vec();
+                            out.push(b'/');
+                            out.extend_from_slice(&given);
+                            out
+                        }
+                        Err(_) => [b"/<unknown current directory>/".as_slice(), &given].concat(),
+                    },
+                    (_, false) => given.clone(),
+                };
+                let absolute_path = Path::new(OsStr::from_bytes(&absolute));
+                // io.FileIO, os.open and CPython's own `_Py_open` set O_CLOEXEC and open
+                // through the executable's `open`: that open is made on the real path
+                // judged here, with no symlink allowed on the way (see `opens`).
+                if flags & opens::O_CLOEXEC != 0 && opens::enabled() {
+                    // A plain path allowed as written needs no resolution here: the kernel
+                    // refuses the open if a symlink is on the way, and it is judged again.
+                    if opens::is_plain(&absolute)
+                        && check_resolved(engine, absolute_path, write).is_ok()
+                    {
+                        opens::expect(&given, &absolute, &absolute, flags as c_int, base.is_some());
+                        return Ok(());
+                    }
+                    let resolved = opens::judge(engine, absolute_path, flags as c_int)?;
+                    let resolved = resolved.as_os_str().as_bytes();
+                    opens::expect(&given, &absolute, resolved, flags as c_int, base.is_some());
+                    return Ok(());
                 }
+                check_path(engine, absolute_path, write)
             }
             Event::PathWrite(dir_fd_index) => {
                 let dir_fd = dir_fd_index.and_then(&arg).and_then(|d| args::int(d));
@@ -377,6 +413,10 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 },
                 None => check_path(engine, Path::new("."), false),
             },
+            Event::Sqlite if arg(0).is_some_and(|p| args::bytes_of(p).is_none()) => {
+                // An os.PathLike database: checked where SQLite opens it.
+                unreadable_path(true)
+            }
             Event::Sqlite => match arg(0).and_then(|p| args::text(p)) {
                 // The event does not say whether `uri=True` was passed: the name must pass
                 // both as a file name and, when it is a `file:` URI, as the URI's path.
@@ -492,4 +532,20 @@ pub fn record_lookup(name: &str, ips: &[IpAddr]) {
     if let Some(engine) = ENGINE.get() {
         engine.net_record(name, ips);
     }
+}
+
+/// A path the hook cannot read without running Python code: have the open checked where it
+/// happens, or refuse when that is not available.
+fn unreadable_path(write: bool) -> Decision {
+    if super::opens::expect_checked() {
+        return Ok(());
+    }
+    Err(Denial {
+        capability: if write { Capability::FsWrite } else { Capability::FsRead },
+        detail: "<path object>".to_string(),
+        reason: Reason::Never(
+            "a path given as an object other than str or bytes cannot be checked without running its code; pass os.fspath(path)",
+        ),
+        hint: None,
+    })
 }

@@ -20,6 +20,7 @@ mod guards;
 mod interpret;
 mod interpreter;
 pub mod module;
+pub mod opens;
 pub mod report;
 mod snapshot;
 
@@ -77,6 +78,11 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
     }
 
     Python::attach(|py| -> Result<()> {
+        let encoding: String = py
+            .import("sys")?
+            .call_method0("getfilesystemencoding")?
+            .extract()?;
+        args::set_filesystem_utf8(matches!(encoding.as_str(), "utf-8" | "utf8"));
         scrub_environment(py).context("during the environment scrub")?;
         implicit_reads(py).context("while finding the interpreter's own folders")?;
         seal_for_children();
@@ -84,6 +90,7 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
         Ok(())
     })?;
 
+    opens::enable();
     audit::arm();
     let code = interpreter::run_main();
     if code == 1 && module::uncaught_violation() {

@@ -92,7 +92,8 @@ pub unsafe fn raise_violation(denial: &Denial, import: bool) {
 }
 
 /// `sys.excepthook` for the target: prints the traceback as python would, then, for an
-/// uncaught `PolicyViolation`, the one-line summary.
+/// uncaught `PolicyViolation` (or a `PermissionError` from an open refused at open time),
+/// the one-line summary.
 #[pyfunction]
 fn excepthook(
     py: Python<'_>,
@@ -102,9 +103,14 @@ fn excepthook(
 ) -> PyResult<()> {
     let sys = py.import("sys")?;
     sys.getattr("__excepthook__")?.call1((&kind, &value, &tb))?;
-    if value.is_instance_of::<PolicyViolation>() || value.is_instance_of::<ImportBlocked>() {
+    let text: Option<String> =
+        if value.is_instance_of::<PolicyViolation>() || value.is_instance_of::<ImportBlocked>() {
+            Some(value.str()?.extract()?)
+        } else {
+            open_time_refusal(&value)
+        };
+    if let Some(text) = text {
         UNCAUGHT.store(true, Ordering::SeqCst);
-        let text: String = value.str()?.extract()?;
         let (line, hint) = match text.split_once("; to allow it: ") {
             Some((line, hint)) => (line.to_string(), Some(hint.to_string())),
             None => (text, None),
@@ -120,6 +126,20 @@ fn excepthook(
         }
     }
     Ok(())
+}
+
+/// The refusal behind a `PermissionError` (EACCES) from an open the host refused at open
+/// time (see `host::opens`), if this is one.
+fn open_time_refusal(value: &Bound<'_, PyAny>) -> Option<String> {
+    if !value.is_instance_of::<pyo3::exceptions::PyPermissionError>() {
+        return None;
+    }
+    let errno: i64 = value.getattr("errno").ok()?.extract().ok()?;
+    if errno != 13 {
+        return None;
+    }
+    let filename: std::path::PathBuf = value.getattr("filename").ok()?.extract().ok()?;
+    super::opens::refusal_for(&filename)
 }
 
 /// Install [`excepthook`] as `sys.excepthook`.
