@@ -10,7 +10,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr, OsStr};
 use std::net::IpAddr;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -316,23 +316,19 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 };
                 let base = OPEN_BASE.with(|b| b.borrow().clone());
                 let relative = given.first() != Some(&b'/');
-                let absolute = match (&base, relative) {
-                    (Some(base), true) => {
-                        let mut out = base.clone().into_os_string().into_vec();
-                        out.push(b'/');
-                        out.extend_from_slice(&given);
-                        out
-                    }
+                let joined = |folder: &Path| {
+                    let mut out = folder.as_os_str().as_bytes().to_vec();
+                    out.push(b'/');
+                    out.extend_from_slice(&given);
+                    out
+                };
+                let absolute: std::borrow::Cow<'_, [u8]> = match (&base, relative) {
+                    (Some(base), true) => joined(base).into(),
                     (None, true) => match std::env::current_dir() {
-                        Ok(cwd) => {
-                            let mut out = cwd.into_os_string().into_vec();
-                            out.push(b'/');
-                            out.extend_from_slice(&given);
-                            out
-                        }
-                        Err(_) => [b"/<unknown current directory>/".as_slice(), &given].concat(),
+                        Ok(cwd) => joined(&cwd).into(),
+                        Err(_) => joined(Path::new("/<unknown current directory>")).into(),
                     },
-                    (_, false) => given.clone(),
+                    (_, false) => given.as_slice().into(),
                 };
                 let absolute_path = Path::new(OsStr::from_bytes(&absolute));
                 // io.FileIO, os.open and CPython's own `_Py_open` set O_CLOEXEC and open

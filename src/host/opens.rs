@@ -31,8 +31,8 @@
 //! (a path object is then refused: there is no way to judge it).
 
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_int, c_long, c_uint, c_void, CStr, OsStr};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{c_char, c_int, c_long, c_uint, c_void, CStr, CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -108,7 +108,7 @@ struct Pending {
     given: Vec<u8>,
     /// `given` made absolute, as the hook judged it.
     absolute: Vec<u8>,
-    /// The real path the hook allowed: the file the kernel must open.
+    /// The real path the hook allowed, NUL-terminated: the file the kernel must open.
     resolved: Vec<u8>,
     flags: c_int,
     /// The event's path was relative to a `dir_fd` (the hook judged it against the
@@ -215,6 +215,8 @@ pub fn expect(given: &[u8], absolute: &[u8], resolved: &[u8], flags: c_int, dir_
             field.clear();
             field.extend_from_slice(value);
         }
+        // Kept as a C string, so the open needs no copy.
+        p.resolved.push(0);
         p.flags = flags;
         p.dir_fd = dir_fd;
         true
@@ -261,17 +263,29 @@ pub unsafe fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_u
     }
     // SAFETY: non-null, NUL-terminated (caller contract).
     let given = unsafe { CStr::from_ptr(path) }.to_bytes();
+    // The announced open: the first attempt straight from the thread's record, with no
+    // copy; a failure takes the copies it needs to go on.
     let announced = PENDING.try_with(|p| {
         let p = p.try_borrow().ok()?;
         let same_base = p.dir_fd || dirfd == AT_FDCWD || given.first() == Some(&b'/');
-        (!p.given.is_empty() && p.given == given && p.flags == flags && same_base)
-            .then(|| (p.absolute.clone(), p.resolved.clone()))
+        if p.given.is_empty() || p.given != given || p.flags != flags || !same_base {
+            return None;
+        }
+        let resolved = CStr::from_bytes_with_nul(&p.resolved).ok()?;
+        Some(match try_anchored(resolved, flags, mode) {
+            Ok(fd) => Ok(fd),
+            Err(error) => Err((p.absolute.clone(), resolved.to_owned(), error)),
+        })
     });
-    if let Ok(Some((absolute, resolved))) = announced {
+    if let Ok(Some(outcome)) = announced {
         clear();
-        let absolute = PathBuf::from(OsStr::from_bytes(&absolute));
-        let resolved = PathBuf::from(OsStr::from_bytes(&resolved));
-        return open_judged(&absolute, resolved, flags, mode);
+        return match outcome {
+            Ok(fd) => fd,
+            Err((absolute, resolved, error)) => {
+                let absolute = PathBuf::from(OsString::from_vec(absolute));
+                after_failure(&absolute, resolved, error, flags, mode)
+            }
+        };
     }
     // Not the open the hook announced: judge it here, on what the kernel would get.
     let Some(engine) = audit::engine() else {
@@ -301,39 +315,66 @@ pub unsafe fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_u
 /// on the way. A symlink found there now (swapped in since, or never seen by a lexical
 /// judgement) means the path is judged again and the new real path opened, three times at
 /// most; then the open fails with `ELOOP`, as a symlink loop does.
-fn open_judged(absolute: &Path, mut resolved: PathBuf, flags: c_int, mode: c_uint) -> c_int {
+fn open_judged(absolute: &Path, resolved: PathBuf, flags: c_int, mode: c_uint) -> c_int {
+    let Ok(c_path) = std::ffi::CString::new(resolved.into_os_string().into_vec()) else {
+        set_errno(EINVAL);
+        return -1;
+    };
+    match try_anchored(&c_path, flags, mode) {
+        Ok(fd) => fd,
+        Err(error) => after_failure(absolute, c_path, error, flags, mode),
+    }
+}
+
+/// One `openat2(RESOLVE_NO_SYMLINKS)` of `path`: the descriptor, or errno.
+fn try_anchored(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, c_int> {
+    let how = OpenHow {
+        flags: u64::from(flags as c_uint),
+        mode: if flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE {
+            u64::from(mode & 0o7777)
+        } else {
+            0
+        },
+        resolve: RESOLVE_NO_SYMLINKS,
+    };
+    // SAFETY: valid path and `open_how`.
+    let fd = unsafe { openat2(AT_FDCWD, path.as_ptr(), &how) };
+    if fd >= 0 {
+        Ok(fd)
+    } else {
+        Err(errno())
+    }
+}
+
+/// The anchored open of `resolved` failed with `error`: judge again and retry on a
+/// symlink, open as `open` would where `openat2` is stricter, or fail as the kernel said.
+fn after_failure(
+    absolute: &Path,
+    mut resolved: CString,
+    mut error: c_int,
+    flags: c_int,
+    mode: c_uint,
+) -> c_int {
     for _ in 0..3 {
-        let Ok(c_path) = std::ffi::CString::new(resolved.as_os_str().as_bytes()) else {
-            set_errno(EINVAL);
-            return -1;
-        };
-        let how = OpenHow {
-            flags: u64::from(flags as c_uint),
-            mode: if flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE {
-                u64::from(mode & 0o7777)
-            } else {
-                0
-            },
-            resolve: RESOLVE_NO_SYMLINKS,
-        };
-        // SAFETY: valid path and `open_how`.
-        let fd = unsafe { openat2(AT_FDCWD, c_path.as_ptr(), &how) };
-        if fd >= 0 {
-            return fd;
-        }
-        match errno() {
+        match error {
             // O_NOFOLLOW on a symlink: the answer open itself gives.
-            ELOOP if flags & O_NOFOLLOW != 0 => return -1,
+            ELOOP if flags & O_NOFOLLOW != 0 => break,
             ELOOP | EXDEV => {
                 let Some(engine) = audit::engine() else {
-                    set_errno(EACCES);
-                    return -1;
+                    error = EACCES;
+                    break;
                 };
                 match judge(engine, absolute, flags) {
-                    Ok(again) if again != resolved => resolved = again,
+                    Ok(again) if again.as_os_str().as_bytes() != resolved.as_bytes() => {
+                        let Ok(again) = CString::new(again.into_os_string().into_vec()) else {
+                            error = EINVAL;
+                            break;
+                        };
+                        resolved = again;
+                    }
                     Ok(_) => {
-                        set_errno(ELOOP);
-                        return -1;
+                        error = ELOOP;
+                        break;
                     }
                     Err(denial) => return refuse(&denial, absolute),
                 }
@@ -342,13 +383,17 @@ fn open_judged(absolute: &Path, mut resolved: PathBuf, flags: c_int, mode: c_uin
             // it: the path was judged; open it as open would.
             EINVAL | E2BIG | ENOSYS | EPERM => {
                 // SAFETY: valid NUL-terminated path.
-                return unsafe { raw_openat(AT_FDCWD, c_path.as_ptr(), flags, mode) };
+                return unsafe { raw_openat(AT_FDCWD, resolved.as_ptr(), flags, mode) };
             }
             // Anything else (ENOENT, EACCES, EISDIR...) is what open itself would say.
-            _ => return -1,
+            _ => break,
+        }
+        match try_anchored(&resolved, flags, mode) {
+            Ok(fd) => return fd,
+            Err(again) => error = again,
         }
     }
-    set_errno(ELOOP);
+    set_errno(error);
     -1
 }
 
