@@ -633,6 +633,10 @@ fn run_class(class: &str, cases: Vec<Case>, grace: Duration) {
 fn the_side_effect_detectors_see_real_escapes() {
     let controls: Vec<(Case, &str)> = vec![
         (case("subprocess_run.py", DEFAULT, MARKER), "the marker"),
+        (
+            case("subprocess_pathlike_program.py", DEFAULT, MARKER),
+            "the marker",
+        ),
         (case("filesystem_fileio.py", FS, W_OUT), "created outside"),
         (
             case("filesystem_fileio_pathlike.py", FS, W_OUT),
@@ -856,6 +860,7 @@ fn network_cases() -> Vec<Case> {
 fn subprocess_cases() -> Vec<Case> {
     vec![
         case("subprocess_run.py", DEFAULT, MARKER),
+        case("subprocess_pathlike_program.py", DEFAULT, MARKER),
         case("subprocess_shell_true.py", DEFAULT, MARKER),
         case("subprocess_os_system.py", DEFAULT, MARKER),
         case("subprocess_os_popen.py", DEFAULT, MARKER),

@@ -90,6 +90,22 @@ fn allow_run_lets_exactly_that_program_run() {
         &[],
     );
     assert_eq!(run.stdout, "one\ntwo\nthree\n", "{}", run.dump());
+
+    // Path objects name the program as well as strings do, granted or not.
+    let code = "import subprocess, pathlib\nfor argv in ([pathlib.Path('/bin/echo'), 'four'], [pathlib.Path('/bin/true')]):\n    try:\n        subprocess.run(argv, check=True)\n    except PermissionError:\n        print(argv[0], 'denied', flush=True)\nsubprocess.run(['echo', 'five'], executable=pathlib.Path('/bin/echo'), check=True)\n";
+    let run = run_in(
+        &hermetic_bin(),
+        &["--allow-run=/bin/echo", "-c", code],
+        None,
+        Some(&dir),
+        &[],
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "four\n/bin/true denied\nfive\n"),
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]

@@ -445,6 +445,12 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                     Some(executable) => args::text(executable),
                     None => arg(1).and_then(|a| first_program(a)),
                 };
+                if program.is_none() {
+                    // A program given as a path object (`Path("/bin/true")`): subprocess
+                    // turns it into bytes later, and what really runs is judged then, by
+                    // the `fork_exec` guard or the `os.posix_spawn` event.
+                    return Ok(());
+                }
                 // The child's working directory; one we cannot read is a folder that
                 // holds nothing, so relative names find nothing granted.
                 let cwd = arg(2)
