@@ -337,15 +337,17 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
                 if flags & opens::O_CLOEXEC != 0 && opens::enabled() {
                     // A plain path allowed as written needs no resolution here: the kernel
                     // refuses the open if a symlink is on the way, and it is judged again.
+                    let dir_fd = base.is_some();
                     if opens::is_plain(&absolute)
                         && check_resolved(engine, absolute_path, write).is_ok()
+                        && opens::expect(&given, &absolute, &absolute, flags as c_int, dir_fd)
                     {
-                        opens::expect(&given, &absolute, &absolute, flags as c_int, base.is_some());
                         return Ok(());
                     }
                     let resolved = opens::judge(engine, absolute_path, flags as c_int)?;
                     let resolved = resolved.as_os_str().as_bytes();
-                    opens::expect(&given, &absolute, resolved, flags as c_int, base.is_some());
+                    // If nothing could be recorded, the judgement above stands alone.
+                    let _ = opens::expect(&given, &absolute, resolved, flags as c_int, dir_fd);
                     return Ok(());
                 }
                 check_path(engine, absolute_path, write)

@@ -200,8 +200,10 @@ pub fn judge(engine: &Engine, absolute: &Path, flags: c_int) -> Result<PathBuf, 
 
 /// The hook allowed the open of `given` (`absolute`, really `resolved`) with `flags`: that
 /// open, when it comes, opens `resolved` with no symlink allowed on the way. Other opens on
-/// this thread are checked until [`clear`].
-pub fn expect(given: &[u8], absolute: &[u8], resolved: &[u8], flags: c_int, dir_fd: bool) {
+/// this thread are checked until [`clear`]. Returns false if nothing could be recorded
+/// (the thread is exiting): the caller must then judge the path fully itself.
+#[must_use]
+pub fn expect(given: &[u8], absolute: &[u8], resolved: &[u8], flags: c_int, dir_fd: bool) -> bool {
     let stored = PENDING.try_with(|p| {
         let Ok(mut guard) = p.try_borrow_mut() else {
             return false;
@@ -221,9 +223,7 @@ pub fn expect(given: &[u8], absolute: &[u8], resolved: &[u8], flags: c_int, dir_
         p.dir_fd = dir_fd;
         true
     });
-    if stored == Ok(true) {
-        ACTIVE.with(|a| a.set(true));
-    }
+    stored == Ok(true) && ACTIVE.try_with(|a| a.set(true)).is_ok()
 }
 
 /// The hook could not read the path: check every open on this thread until [`clear`].
