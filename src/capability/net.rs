@@ -117,8 +117,27 @@ fn parse_inet_aton(text: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(addr))
 }
 
-/// Addresses that no grant can open: cloud instance metadata services.
+/// The IPv4 address an IPv6 address carries in its low 32 bits where a translator or an
+/// old-style stack may deliver it to that IPv4 host: the NAT64 well-known prefix
+/// `64:ff9b::/96` and the deprecated IPv4-compatible form `::a.b.c.d`. Mapped addresses
+/// (`::ffff:a.b.c.d`) are handled by [`canonical`].
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let compatible = s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1);
+    (nat64 || compatible).then(|| Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32))
+}
+
+/// Addresses that no grant can open: cloud instance metadata services, also when written
+/// as a NAT64 or IPv4-compatible IPv6 address.
 pub fn is_metadata_ip(ip: IpAddr) -> bool {
+    if let IpAddr::V6(v6) = ip {
+        if let Some(v4) = embedded_ipv4(v6) {
+            if is_metadata_ip(IpAddr::V4(v4)) {
+                return true;
+            }
+        }
+    }
     match canonical(ip) {
         IpAddr::V4(v4) => {
             v4 == Ipv4Addr::new(169, 254, 169, 254)
@@ -703,6 +722,10 @@ mod tests {
             "fd00:ec2::254",
             "fe80::a9fe:a9fe",
             "fe80::a9fe:a9fe%eth0",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::100.100.100.200",
             "metadata.google.internal",
             "METADATA.google.internal.",
         ] {
@@ -712,6 +735,10 @@ mod tests {
             assert!(e.net_lookup(text).is_err(), "lookup {text}");
         }
         assert!(e.net_connect(&Host::parse("169.254.169.253"), 80).is_ok());
+        assert!(e
+            .net_connect(&Host::parse("64:ff9b::a9fe:a9fd"), 80)
+            .is_ok());
+        assert!(e.net_connect(&Host::parse("::1"), 80).is_ok());
         e.net_record("example.com", &[v4(169, 254, 169, 254)]);
         assert!(e.net_connect(&Host::parse("169.254.169.254"), 80).is_err());
     }
