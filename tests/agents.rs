@@ -401,7 +401,7 @@ PATH: True
     );
 
     // One trace line per refusal, in order, the same on stderr and in the log file.
-    let log = fs::read_to_string(dir.join("agent-trace.log")).expect("trace log");
+    let log = common::read_trace(&dir.join("agent-trace.log"));
     assert_eq!(log, run.stderr, "{}", run.dump());
     assert_eq!(
         capabilities(&log),
@@ -515,7 +515,7 @@ print("connected")
     assert!(run.stderr.ends_with(&hint), "{}", run.dump());
     assert!(run.stderr.contains("Traceback (most recent call last):"));
     // The trace file has each refusal once: the refused hook, then the connect.
-    let log = fs::read_to_string(dir.join("agent-trace.log")).expect("trace log");
+    let log = common::read_trace(&dir.join("agent-trace.log"));
     assert_eq!(capabilities(&log), ["interpreter", "net.connect"], "{log}");
     assert_eq!(log.lines().last(), Some(blocked.as_str()));
     let _ = fs::remove_dir_all(&dir);
@@ -527,7 +527,7 @@ fn a_script_that_replaces_the_excepthook_exits_1_and_is_still_traced() {
     let code = "import sys\nsys.excepthook = lambda *a: None\nopen('/etc/hostname').read()\n";
     let run = run_from(&dir, &["--policy", "agent.toml", "-c", code], &[]);
     assert_eq!(run.code, 1, "{}", run.dump());
-    let log = fs::read_to_string(dir.join("agent-trace.log")).expect("trace log");
+    let log = common::read_trace(&dir.join("agent-trace.log"));
     assert_eq!(capabilities(&log), ["fs.read"], "{log}");
     let _ = fs::remove_dir_all(&dir);
 }
@@ -617,7 +617,7 @@ fn the_switches_left_on_can_be_turned_off() {
             "{}",
             run.dump()
         );
-        let log = fs::read_to_string(dir.join("agent-trace.log")).expect("trace log");
+        let log = common::read_trace(&dir.join("agent-trace.log"));
         assert_eq!(capabilities(&log), traced, "{log}");
         let _ = fs::remove_dir_all(&dir);
     }
@@ -650,7 +650,7 @@ fn trace_file_writes_the_same_lines_as_trace() {
         "{}",
         logged.dump()
     );
-    let log = fs::read_to_string(dir.join("flag.log")).expect("flag.log");
+    let log = common::read_trace(&dir.join("flag.log"));
     assert_eq!(log, traced.stderr);
 
     // On the command line it replaces the policy file's [trace] file for that run.
@@ -667,14 +667,14 @@ fn trace_file_writes_the_same_lines_as_trace() {
         &[],
     );
     assert_eq!(run.stdout, "done\n", "{}", run.dump());
-    let other = fs::read_to_string(dir.join("other.log")).expect("other.log");
+    let other = common::read_trace(&dir.join("other.log"));
     assert_eq!(other, run.stderr, "{}", run.dump());
     assert_eq!(capabilities(&other).len(), 3);
     assert!(!dir.join("agent-trace.log").exists());
 
     // Appended, never truncated.
     run_from(&dir, &["--trace-file", "flag.log", "-c", CAUGHT], &[]);
-    let log = fs::read_to_string(dir.join("flag.log")).expect("flag.log");
+    let log = common::read_trace(&dir.join("flag.log"));
     assert_eq!(log, traced.stderr.repeat(2));
     let _ = fs::remove_dir_all(&dir);
 }

@@ -289,7 +289,7 @@ fn trace_logs_caught_blocks_and_never_argv_or_environment() {
         "{}",
         run.dump()
     );
-    let logged = std::fs::read_to_string(&log).expect("trace file");
+    let logged = common::read_trace(&log);
     assert_eq!(logged, run.stderr, "the file holds the same lines");
     for secret in ["SECRET_ARG", "SECRET_ENV", "SECRET_VALUE"] {
         assert!(!logged.contains(secret), "{secret} leaked into the trace");
@@ -302,13 +302,7 @@ fn trace_logs_caught_blocks_and_never_argv_or_environment() {
         None,
         &[],
     );
-    assert_eq!(
-        std::fs::read_to_string(&log)
-            .expect("trace file")
-            .lines()
-            .count(),
-        4
-    );
+    assert_eq!(common::read_trace(&log).lines().count(), 4);
 }
 
 #[test]

@@ -20,6 +20,9 @@ use crate::policy::EnvSpec;
 #[derive(Debug, Default)]
 pub struct Implicit {
     reads: OnceLock<Vec<PathBuf>>,
+    /// What the `site` module added once it ran under the policy (site-packages, paths
+    /// from `.pth` files, a virtual environment's prefix). Set once, after `reads`.
+    site: OnceLock<Vec<PathBuf>>,
     /// Every root (policy and implicit) that is a real directory, deepest first. A path
     /// below one is resolved from there on, without re-checking the root's own components:
     /// roots cannot be removed or moved while the policy is in force
@@ -28,8 +31,11 @@ pub struct Implicit {
 }
 
 impl Implicit {
-    pub fn reads(&self) -> &[PathBuf] {
-        self.reads.get().map(Vec::as_slice).unwrap_or(&[])
+    /// Every implicit read root: those of start-up, then those `site` added.
+    pub fn reads(&self) -> impl Iterator<Item = &PathBuf> {
+        let early = self.reads.get().map(Vec::as_slice).unwrap_or(&[]);
+        let site = self.site.get().map(Vec::as_slice).unwrap_or(&[]);
+        early.iter().chain(site)
     }
 
     pub fn anchors(&self) -> &[PathBuf] {
@@ -174,6 +180,20 @@ impl Engine {
         self.fs.reads.set(reads).is_ok() && self.fs.anchors.set(anchors).is_ok()
     }
 
+    /// Record the read roots the `site` module added (after [`Engine::set_roots`]); those
+    /// already below a start-up root are left out. They are not anchors: a path below one
+    /// is resolved from `/`. The first call wins.
+    pub fn add_site_roots(&self, added: Vec<PathBuf>) -> bool {
+        let mut roots: Vec<PathBuf> = Vec::new();
+        for root in added.iter().map(|r| resolve(r)) {
+            let known = self.fs.reads().any(|r| under(&root, r)) || roots.contains(&root);
+            if !known {
+                roots.push(root);
+            }
+        }
+        self.fs.site.set(roots).is_ok()
+    }
+
     /// Resolve `path` as the checks see it.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         resolve_below(path, self.fs.anchors())
@@ -247,7 +267,7 @@ impl Engine {
             DEVICES_READ.iter().any(|d| d.as_bytes() == bytes)
                 || fs.read.iter().any(|r| under(path, &r.value))
                 || fs.write.iter().any(|r| under(path, &r.value))
-                || self.fs.reads().iter().any(|root| under(path, root))
+                || self.fs.reads().any(|root| under(path, root))
         };
         if allowed {
             return Ok(());

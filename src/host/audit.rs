@@ -69,13 +69,19 @@ pub fn engine() -> Option<&'static Engine> {
 }
 
 pub fn arm() {
+    ARMED.store(true, Ordering::SeqCst);
+}
+
+/// The target starts: from now on dynamic code is judged when the policy restricts it.
+/// (`site`'s start-up code, `.pth` lines and `sitecustomize`, is the installation's, run
+/// before; everything else it does is judged.)
+fn guard_code() {
     // `exec` also tells which module body runs, for --deny-import's imports that raise no
     // `import` event (importlib.import_module, exec_module, runpy, reload).
     let restricts_code = ENGINE
         .get()
         .is_some_and(|e| !e.policy.code_exec.allowed || !e.policy.imports.deny.is_empty());
     CODE_GUARDED.store(restricts_code, Ordering::SeqCst);
-    ARMED.store(true, Ordering::SeqCst);
 }
 
 pub fn is_armed() -> bool {
@@ -193,8 +199,8 @@ enum Event {
     RunTarget,
 }
 
-/// Set at arming when the policy restricts dynamic code, so the hot `exec`/`compile`
-/// events cost one load otherwise.
+/// Set when the target starts if the policy restricts dynamic code, so the hot
+/// `exec`/`compile` events cost one load otherwise.
 static CODE_GUARDED: AtomicBool = AtomicBool::new(false);
 
 /// The event table: one list is both the dispatch and [`GUARDED_EVENTS`], so the names a
@@ -520,6 +526,7 @@ unsafe fn decide(engine: &Engine, event: Event, argv: *mut ffi::PyObject) -> Dec
             Event::Introspect => engine.introspection_check("gc", &python_stack()),
             Event::NewInterpreter => engine.native_check("subinterpreter", None),
             Event::RunTarget => {
+                guard_code();
                 if !engine.policy.interpreter_mutation.allowed {
                     super::snapshot::take();
                 }

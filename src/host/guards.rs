@@ -6,7 +6,7 @@
 //! original, which is kept in a Rust static and never in a Python object.
 
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -16,17 +16,25 @@ use super::audit;
 use super::module::{refuse_if_armed, PolicyViolation};
 use crate::capability::Denial;
 
-/// This process's effective policy as children receive it (`HERMETIC_SEALED`).
-static SEALED_TEXT: OnceLock<String> = OnceLock::new();
+/// This process's effective policy as children receive it (`HERMETIC_SEALED`). Written
+/// before the bootstrap, and again if `site` adds implicit read roots.
+static SEALED_TEXT: Mutex<Option<String>> = Mutex::new(None);
 
 pub fn set_sealed_text(text: String) {
-    let _ = SEALED_TEXT.set(text);
+    *SEALED_TEXT.lock().unwrap_or_else(|p| p.into_inner()) = Some(text);
+}
+
+fn sealed_text() -> Option<String> {
+    SEALED_TEXT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }
 
 /// `environment` with `HERMETIC_SEALED` set to this process's policy: a child started with
 /// an explicit environment is bounded like one that inherits ours.
 fn sealed_env_list<'py>(py: Python<'py>, env: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let Some(text) = SEALED_TEXT.get() else {
+    let Some(text) = sealed_text() else {
         return Ok(env.clone());
     };
     let prefix = format!("{}=", super::SEALED_VARIABLE);
@@ -48,7 +56,7 @@ fn sealed_env_mapping<'py>(
     py: Python<'py>,
     env: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let Some(text) = SEALED_TEXT.get() else {
+    let Some(text) = sealed_text() else {
         return Ok(env.clone());
     };
     let copy = PyDict::new(py);

@@ -3,7 +3,10 @@
 //!
 //! The configuration is CPython's normal one (not isolated), parsed from argv by CPython
 //! itself, so `-I -E -s -S -B -u -O -W -X -P` and `PYTHON*` variables mean what they mean
-//! to `python`.
+//! to `python`, with one change: CPython is told not to import `site` during
+//! initialisation. `site` runs the installation's start-up code (`.pth` files,
+//! `sitecustomize`, `usercustomize`), and that code must run under the policy like any
+//! other; the host imports it once the hook is armed (`src/host/site.rs`).
 
 use std::ffi::{c_char, CString};
 use std::mem::MaybeUninit;
@@ -14,8 +17,9 @@ use pyo3::ffi;
 
 /// What initialisation ended with.
 pub enum Started {
-    /// The interpreter is running; the GIL is held by this thread.
-    Running,
+    /// The interpreter is running; the GIL is held by this thread. `site` says whether the
+    /// command line asks for the `site` module (no `-S`), which the host must then import.
+    Running { site: bool },
     /// CPython finished during initialisation (`-h`, `-V`, a bad python option): exit with
     /// this code; CPython has already printed what it had to say.
     Exited(i32),
@@ -44,7 +48,7 @@ impl Argv {
 /// Pre-initialise the runtime from the command line, as `python` does first: this fixes
 /// the memory allocators (`-X dev`, `PYTHONMALLOC`), UTF-8 mode and isolation before
 /// anything (the audit hook included) allocates.
-pub fn preinitialize(argv: &Argv) -> Result<Started> {
+pub fn preinitialize(argv: &Argv) -> Result<Option<i32>> {
     let mut pointers = argv.pointers();
     let mut preconfig = MaybeUninit::<ffi::PyPreConfig>::uninit();
     // SAFETY: PyPreConfig_InitPythonConfig fills the struct; the pointers outlive the call.
@@ -56,13 +60,17 @@ pub fn preinitialize(argv: &Argv) -> Result<Started> {
             pointers.as_mut_ptr() as *mut *mut c_char,
         );
         if let Some(result) = check(status, "pre-initializing Python") {
-            return result;
+            return result.map(|started| match started {
+                Started::Exited(code) => Some(code),
+                Started::Running { .. } => None,
+            });
         }
     }
-    Ok(Started::Running)
+    Ok(None)
 }
 
-/// Start CPython with `argv` (argv[0] first) parsed as `python` would parse it.
+/// Start CPython with `argv` (argv[0] first) parsed as `python` would parse it, but
+/// without importing `site` (see the module comment).
 pub fn start(argv: &Argv) -> Result<Started> {
     let mut pointers = argv.pointers();
     let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
@@ -78,13 +86,22 @@ pub fn start(argv: &Argv) -> Result<Started> {
             ffi::PyConfig_Clear(config_ptr);
             return result;
         }
+        // Parse the command line now (it is parsed once: initialisation keeps the result),
+        // to learn whether python's options ask for `site`.
+        let status = ffi::PyConfig_Read(config_ptr);
+        if let Some(result) = check(status, "reading the python command line") {
+            ffi::PyConfig_Clear(config_ptr);
+            return result;
+        }
+        let site = (*config_ptr).site_import != 0;
+        (*config_ptr).site_import = 0;
         let status = ffi::Py_InitializeFromConfig(config_ptr);
         ffi::PyConfig_Clear(config_ptr);
         if let Some(result) = check(status, "initializing Python") {
             return result;
         }
+        Ok(Started::Running { site })
     }
-    Ok(Started::Running)
 }
 
 /// Turn a failed or exiting `PyStatus` into a result; `None` when it is fine.

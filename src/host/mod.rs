@@ -6,8 +6,11 @@
 //!    audit hook (before the interpreter exists) and the built-in modules.
 //! 4. Start CPython from our own `PyConfig`, argv parsed as `python` parses it.
 //! 5. Self-test: raise `hermetic.selftest` and refuse to go on unless the hook saw it.
-//! 6. Scrub the environment; record the implicit read roots; run the bootstrap.
-//! 7. Arm the policy, then `Py_RunMain` runs the target exactly as `python` would.
+//! 6. Let `site` find the user site folder; scrub the environment; record the implicit
+//!    read roots; run the bootstrap.
+//! 7. Arm the policy; import `site` under it (CPython was started without it, so that
+//!    `.pth` files and `sitecustomize` are judged); then `Py_RunMain` runs the target
+//!    exactly as `python` would.
 //!
 //! A kernel backstop (Landlock, seccomp) slots in before step 3, and an audit log beside
 //! the trace sink in step 2.
@@ -22,6 +25,7 @@ mod interpreter;
 pub mod module;
 pub mod opens;
 pub mod report;
+mod site;
 mod snapshot;
 
 use std::ffi::OsString;
@@ -50,7 +54,7 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
     }
 
     let argv = interpreter::Argv::new(python_argv)?;
-    if let interpreter::Started::Exited(code) = interpreter::preinitialize(&argv)? {
+    if let Some(code) = interpreter::preinitialize(&argv)? {
         return Ok(code);
     }
 
@@ -63,10 +67,10 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
     pyo3::append_to_inittab!(hermetic_public);
     pyo3::append_to_inittab!(hermetic_private);
 
-    match interpreter::start(&argv)? {
-        interpreter::Started::Running => {}
+    let wants_site = match interpreter::start(&argv)? {
+        interpreter::Started::Running { site } => site,
         interpreter::Started::Exited(code) => return Ok(code),
-    }
+    };
 
     // SAFETY: the interpreter is initialised and this thread holds the GIL; a null format
     // means the event has no arguments.
@@ -83,8 +87,12 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
             .call_method0("getfilesystemencoding")?
             .extract()?;
         args::set_filesystem_utf8(matches!(encoding.as_str(), "utf-8" | "utf8"));
+        let site_folders = match wants_site {
+            true => site::prepare(py).context("while finding the site folders")?,
+            false => Vec::new(),
+        };
         scrub_environment(py).context("during the environment scrub")?;
-        implicit_reads(py).context("while finding the interpreter's own folders")?;
+        implicit_reads(py, site_folders).context("while finding the interpreter's own folders")?;
         seal_for_children();
         bootstrap::run(py).context("during the bootstrap")?;
         Ok(())
@@ -92,6 +100,15 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
 
     opens::enable();
     audit::arm();
+    if wants_site {
+        Python::attach(|py| -> Result<()> {
+            let added = site::run(py).context("while importing site")?;
+            if site_reads(added).context("while recording the site folders")? {
+                seal_for_children();
+            }
+            Ok(())
+        })?;
+    }
     let code = interpreter::run_main();
     if code == 1 && module::uncaught_violation() {
         return Ok(crate::exit::BLOCKED);
@@ -139,12 +156,12 @@ fn scrub_environment(py: Python<'_>) -> Result<()> {
 /// The read roots every run needs: the interpreter's prefixes, `sys.path` as CPython set it
 /// up, and the target script with its folder (which `Py_RunMain` puts on `sys.path` later,
 /// unless `-P`/`-I`).
-fn implicit_reads(py: Python<'_>) -> Result<()> {
+fn implicit_reads(py: Python<'_>, site_folders: Vec<std::path::PathBuf>) -> Result<()> {
     let Some(engine) = audit::engine() else {
         bail!("no engine")
     };
     let sys = py.import("sys")?;
-    let mut roots: Vec<std::path::PathBuf> = Vec::new();
+    let mut roots: Vec<std::path::PathBuf> = site_folders;
     for name in ["prefix", "exec_prefix", "base_prefix", "base_exec_prefix"] {
         // Paths as the filesystem encoding gives them (undecodable names included).
         roots.push(sys.getattr(name)?.extract::<std::path::PathBuf>()?);
@@ -212,15 +229,34 @@ fn implicit_reads(py: Python<'_>) -> Result<()> {
     if !engine.stdlib.set(stdlib) {
         bail!("the standard library folder was already set");
     }
-    // A process bounded by its parent's policy gets no implicit read the parent's policy
-    // (which lists the parent's own implicit reads) does not already give.
-    if engine.policy.file.as_deref() == Some(std::path::Path::new(SEALED_NAME)) {
-        roots.retain(|root| engine.fs_check(root, false).is_ok());
-    }
+    bounded_by_parent(engine, &mut roots);
     if !engine.set_roots(roots) {
         bail!("implicit read roots were already set");
     }
     Ok(())
+}
+
+/// Add what `site` put on `sys.path` (and a virtual environment's prefix) to the implicit
+/// read roots, as they were when CPython imported `site` before the target. Returns
+/// whether that gave any new root.
+fn site_reads(mut added: Vec<std::path::PathBuf>) -> Result<bool> {
+    let Some(engine) = audit::engine() else {
+        bail!("no engine")
+    };
+    bounded_by_parent(engine, &mut added);
+    let before = engine.fs.reads().count();
+    if !engine.add_site_roots(added) {
+        bail!("the site folders were already recorded");
+    }
+    Ok(engine.fs.reads().count() > before)
+}
+
+/// A process bounded by its parent's policy gets no implicit read the parent's policy
+/// (which lists the parent's own implicit reads) does not already give.
+fn bounded_by_parent(engine: &Engine, roots: &mut Vec<std::path::PathBuf>) {
+    if engine.policy.file.as_deref() == Some(std::path::Path::new(SEALED_NAME)) {
+        roots.retain(|root| engine.fs_check(root, false).is_ok());
+    }
 }
 
 /// `hermetic-python --version`: hermetic's version, the CPython it was built for, and the
@@ -252,7 +288,6 @@ fn seal_for_children() {
         engine
             .fs
             .reads()
-            .iter()
             .map(|root| Rule::new(root.clone(), implicit.clone())),
     );
     let text = crate::policy::render(&policy);

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::capability::{Denial, Reason};
@@ -14,6 +15,19 @@ struct Sink {
 }
 
 static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Set while the `site` module runs the installation's start-up code (`.pth` files,
+/// `sitecustomize`, `usercustomize`): its refusals are marked, so they are not taken for
+/// the target's.
+static IN_SITE: AtomicBool = AtomicBool::new(false);
+
+/// What a trace line ends with for a refusal made while `site` runs.
+pub const SITE_MARK: &str = " [site start-up]";
+
+/// Mark (or stop marking) refusals as made by `site`'s start-up code.
+pub fn set_in_site(in_site: bool) {
+    IN_SITE.store(in_site, Ordering::SeqCst);
+}
 
 /// Configure where trace lines go. Called once, before the hook is armed.
 pub fn configure(stderr: bool, file: Option<File>) {
@@ -33,7 +47,12 @@ pub fn blocked(denial: &Denial) {
     if !sink.stderr && sink.file.is_none() {
         return;
     }
-    let line = format!("hermetic: {}\n", denial.line());
+    let mark = if IN_SITE.load(Ordering::Relaxed) {
+        SITE_MARK
+    } else {
+        ""
+    };
+    let line = format!("hermetic: {}{mark}\n", denial.line());
     if sink.stderr {
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }

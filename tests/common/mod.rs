@@ -45,8 +45,42 @@ pub fn command(program: &Path) -> Command {
     command
 }
 
-/// Run `program args` with `stdin`, in `dir` if given, with extra environment.
+/// What hermetic adds to a trace line for a refusal made by the installation's own
+/// start-up code (`.pth` files, `sitecustomize`), which `site` runs under the policy.
+pub const SITE_MARK: &str = " [site start-up]";
+
+/// `text` without the trace lines of refusals made by `site`'s start-up code: what the
+/// machine's site-packages does at start-up (this workplace has a `.pth` file that reads
+/// a CA file) is not what the tests that read traces are about. `tests/site.rs` tests
+/// those lines themselves, with [`run_raw`].
+pub fn without_site_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|line| !line.trim_end_matches('\n').ends_with(SITE_MARK))
+        .collect()
+}
+
+/// A trace file's lines, without [`SITE_MARK`]ed ones.
+pub fn read_trace(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    without_site_lines(&text)
+}
+
+/// Run `program args` with `stdin`, in `dir` if given, with extra environment; stderr
+/// without [`SITE_MARK`]ed trace lines.
 pub fn run_in(
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    dir: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Run {
+    let mut run = run_raw(program, args, stdin, dir, env);
+    run.stderr = without_site_lines(&run.stderr);
+    run
+}
+
+/// [`run_in`], with stderr as the program wrote it.
+pub fn run_raw(
     program: &Path,
     args: &[&str],
     stdin: Option<&str>,

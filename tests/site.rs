@@ -1,0 +1,298 @@
+//! The installation's start-up code (`.pth` files, `sitecustomize`, `usercustomize`) runs
+//! under the policy: `site` is imported once the hook is armed. Each test plants start-up
+//! code in a virtual environment or a user site folder of its own, attempts for real what
+//! the policy refuses, checks that nothing happened, and runs the same under the plain
+//! python as a control that the attempt would have worked.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{hermetic_bin, python_bin, run_in, run_raw, temp_dir, write, SITE_MARK};
+
+/// `lib/pythonX.Y/site-packages` for the embedded CPython.
+fn site_packages_below(prefix: &Path) -> PathBuf {
+    let version = env!("HERMETIC_PYTHON_VERSION");
+    let minor: Vec<&str> = version.split('.').take(2).collect();
+    prefix.join(format!("lib/python{}/site-packages", minor.join(".")))
+}
+
+/// A virtual environment (no pip) with hermetic-python linked into its `bin/`.
+struct Venv {
+    root: PathBuf,
+    site_packages: PathBuf,
+}
+
+impl Venv {
+    fn new(tag: &str) -> Venv {
+        let root = temp_dir(tag);
+        let venv = root.join("venv");
+        let made = Command::new(python_bin())
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .status()
+            .expect("venv");
+        assert!(made.success(), "creating the venv failed");
+        std::os::unix::fs::symlink(hermetic_bin(), venv.join("bin/hermetic-python"))
+            .expect("symlink");
+        let site_packages = site_packages_below(&venv);
+        assert!(site_packages.is_dir(), "{}", site_packages.display());
+        Venv {
+            root,
+            site_packages,
+        }
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        self.root.join("venv/bin").join(name)
+    }
+}
+
+fn listener() -> TcpListener {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    listener
+}
+
+fn was_reached(listener: &TcpListener) -> bool {
+    match listener.accept() {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(e) => panic!("accept: {e}"),
+    }
+}
+
+/// A module that tries, when imported, to write `target`, connect to `port` and read the
+/// variable `HERMETIC_TEST_SECRET`; it keeps what happened in `report`.
+fn probe_module(target: &Path, port: u16) -> String {
+    format!(
+        r#"import os, socket
+report = []
+try:
+    with open({target:?}, "w") as f:
+        f.write("planted")
+    report.append("write: done")
+except PermissionError:
+    report.append("write: refused")
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+    report.append("connect: done")
+except PermissionError:
+    report.append("connect: refused")
+report.append("secret: " + str(os.environ.get("HERMETIC_TEST_SECRET")))
+"#,
+        target = target.to_str().expect("utf-8 path"),
+    )
+}
+
+const SHOW_REPORT: &str = "import startup_probe; print('\\n'.join(startup_probe.report))";
+
+#[test]
+fn a_pth_file_runs_under_the_policy() {
+    let venv = Venv::new("site-pth");
+    let outside = venv.root.join("outside");
+    std::fs::create_dir_all(&outside).expect("outside");
+    let planted = outside.join("planted.txt");
+    let listener = listener();
+    let port = listener.local_addr().expect("address").port();
+    write(
+        &venv.site_packages,
+        "startup_probe.py",
+        &probe_module(&planted, port),
+    );
+    write(&venv.site_packages, "probe.pth", "import startup_probe\n");
+    let secret = [("HERMETIC_TEST_SECRET", "s3cret")];
+
+    let run = run_raw(
+        &venv.bin("hermetic-python"),
+        &["--trace", "-c", SHOW_REPORT],
+        None,
+        Some(&venv.root),
+        &secret,
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "write: refused\nconnect: refused\nsecret: None\n"),
+        "{}",
+        run.dump()
+    );
+    assert!(!planted.exists(), "the .pth file wrote outside the policy");
+    assert!(!was_reached(&listener), "the .pth file connected");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let wanted = [
+        format!("hermetic: blocked fs.write {}", planted.display()),
+        format!("hermetic: blocked net.connect 127.0.0.1:{port}"),
+    ];
+    for start in &wanted {
+        let line = lines.iter().find(|l| l.starts_with(start.as_str()));
+        assert!(
+            line.is_some_and(|l| l.ends_with(SITE_MARK)),
+            "no marked line for {start}:\n{}",
+            run.dump()
+        );
+    }
+    // Without the mark, the tests' usual view of stderr has no line of it.
+    let filtered = run_in(
+        &venv.bin("hermetic-python"),
+        &["--trace", "-c", SHOW_REPORT],
+        None,
+        Some(&venv.root),
+        &secret,
+    );
+    assert!(
+        !filtered.stderr.contains("planted.txt"),
+        "{}",
+        filtered.dump()
+    );
+
+    // Control: the same start-up code under the venv's plain python does all three.
+    let control = run_in(
+        &venv.bin("python"),
+        &["-c", SHOW_REPORT],
+        None,
+        Some(&venv.root),
+        &secret,
+    );
+    assert_eq!(
+        control.stdout,
+        "write: done\nconnect: done\nsecret: s3cret\n",
+        "{}",
+        control.dump()
+    );
+    assert!(planted.exists());
+    assert!(was_reached(&listener));
+}
+
+#[test]
+fn sitecustomize_runs_and_the_flags_are_python_s() {
+    let venv = Venv::new("site-custom");
+    write(
+        &venv.site_packages,
+        "sitecustomize.py",
+        "import sys\nsys.hermetic_test_customized = True\n",
+    );
+    let show = "import subprocess, sys\n\
+                print(sys.flags.no_site, getattr(sys, 'hermetic_test_customized', False))\n\
+                print(subprocess._args_from_interpreter_flags())\n\
+                print(sys.prefix == sys.base_prefix, sys.path[-1].endswith('site-packages'))\n\
+                print('site' in sys.modules, 'sitecustomize' in sys.modules)\n";
+    for extra in [&[][..], &["-S"][..], &["-I"][..], &["-s"][..]] {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend(["-c", show]);
+        let ours = run_in(
+            &venv.bin("hermetic-python"),
+            &args,
+            None,
+            Some(&venv.root),
+            &[],
+        );
+        let theirs = run_in(&venv.bin("python"), &args, None, Some(&venv.root), &[]);
+        assert_eq!(
+            ours,
+            theirs,
+            "{extra:?}\n{}\n{}",
+            ours.dump(),
+            theirs.dump()
+        );
+        assert_eq!(ours.code, 0, "{}", ours.dump());
+    }
+    // And without -S the venv's site ran in both: no_site is 0, the customisation is there.
+    let ours = run_in(
+        &venv.bin("hermetic-python"),
+        &["-c", show],
+        None,
+        Some(&venv.root),
+        &[],
+    );
+    let lines: Vec<&str> = ours.stdout.lines().collect();
+    assert_eq!(
+        (lines[0], lines[2], lines[3]),
+        ("0 True", "False True", "True True"),
+        "{}",
+        ours.dump()
+    );
+}
+
+#[test]
+fn a_folder_a_pth_file_names_is_importable() {
+    let venv = Venv::new("site-path");
+    let extra = venv.root.join("extra-lib");
+    std::fs::create_dir_all(&extra).expect("extra");
+    write(
+        &extra,
+        "extra_module.py",
+        "VALUE = 'from the .pth folder'\n",
+    );
+    write(
+        &venv.site_packages,
+        "extra.pth",
+        &format!("{}\n", extra.display()),
+    );
+    let code = "import extra_module; print(extra_module.VALUE)";
+    let ours = run_in(
+        &venv.bin("hermetic-python"),
+        &["-c", code],
+        None,
+        Some(&venv.root),
+        &[],
+    );
+    let theirs = run_in(
+        &venv.bin("python"),
+        &["-c", code],
+        None,
+        Some(&venv.root),
+        &[],
+    );
+    assert_eq!(ours, theirs, "{}\n{}", ours.dump(), theirs.dump());
+    assert_eq!(ours.stdout, "from the .pth folder\n");
+}
+
+#[test]
+fn usercustomize_runs_under_the_policy_and_pythonuserbase_is_honoured() {
+    let root = temp_dir("site-user");
+    let base = root.join("userbase");
+    let user_site = site_packages_below(&base);
+    std::fs::create_dir_all(&user_site).expect("user site");
+    let planted = root.join("planted.txt");
+    let listener = listener();
+    let port = listener.local_addr().expect("address").port();
+    write(
+        &user_site,
+        "startup_probe.py",
+        &probe_module(&planted, port),
+    );
+    write(&user_site, "usercustomize.py", "import startup_probe\n");
+    let base_text = base.to_str().expect("utf-8 path");
+    let env = [
+        ("PYTHONUSERBASE", base_text),
+        ("HERMETIC_TEST_SECRET", "s3cret"),
+    ];
+    let code = format!(
+        "import site, sys\nprint(site.USER_SITE, site.USER_SITE in sys.path)\n{SHOW_REPORT}"
+    );
+
+    let run = run_in(&hermetic_bin(), &["-c", &code], None, Some(&root), &env);
+    let expected = format!(
+        "{} True\nwrite: refused\nconnect: refused\nsecret: None\n",
+        user_site.display()
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, expected.as_str()),
+        "{}",
+        run.dump()
+    );
+    assert!(!planted.exists(), "usercustomize wrote outside the policy");
+    assert!(!was_reached(&listener), "usercustomize connected");
+
+    let control = run_in(&python_bin(), &["-c", &code], None, Some(&root), &env);
+    let expected = format!(
+        "{} True\nwrite: done\nconnect: done\nsecret: s3cret\n",
+        user_site.display()
+    );
+    assert_eq!(control.stdout, expected, "{}", control.dump());
+    assert!(planted.exists());
+    assert!(was_reached(&listener));
+}
