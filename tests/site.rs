@@ -296,3 +296,47 @@ fn usercustomize_runs_under_the_policy_and_pythonuserbase_is_honoured() {
     assert!(planted.exists());
     assert!(was_reached(&listener));
 }
+
+#[test]
+fn a_pth_file_beside_the_executable_decides_as_under_python() {
+    let version = env!("HERMETIC_PYTHON_VERSION");
+    let minor: u32 = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .expect("minor version");
+    // CPython reads `<executable>._pth` on POSIX from 3.11 on.
+    if minor < 11 {
+        return;
+    }
+    let show = "import sys; print(sys.flags.no_site, sys.flags.isolated, 'site' in sys.modules)";
+    let dir = temp_dir("site-underpth");
+    let probe = std::process::Command::new(python_bin())
+        .args([
+            "-c",
+            "import sys; print('\\n'.join(p for p in sys.path if p))",
+        ])
+        .output()
+        .expect("python");
+    let paths = String::from_utf8_lossy(&probe.stdout).into_owned();
+    for (with_site, expected) in [(false, "1 1 False\n"), (true, "0 1 True\n")] {
+        let ours = dir.join(format!("ours-{with_site}"));
+        let theirs = dir.join(format!("theirs-{with_site}"));
+        std::os::unix::fs::symlink(hermetic_bin(), &ours).expect("symlink");
+        std::os::unix::fs::symlink(python_bin(), &theirs).expect("symlink");
+        let body = if with_site {
+            format!("{paths}import site\n")
+        } else {
+            paths.clone()
+        };
+        for exe in [&ours, &theirs] {
+            let mut name = exe.clone().into_os_string();
+            name.push("._pth");
+            std::fs::write(&name, &body).expect("write ._pth");
+        }
+        let a = run_in(&ours, &["-c", show], None, Some(&dir), &[]);
+        let b = run_in(&theirs, &["-c", show], None, Some(&dir), &[]);
+        assert_eq!(a, b, "{}\n{}", a.dump(), b.dump());
+        assert_eq!(a.stdout, expected, "{}", a.dump());
+    }
+}

@@ -67,7 +67,7 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
     pyo3::append_to_inittab!(hermetic_public);
     pyo3::append_to_inittab!(hermetic_private);
 
-    let wants_site = match interpreter::start(&argv)? {
+    let site_asked = match interpreter::start(&argv)? {
         interpreter::Started::Running { site } => site,
         interpreter::Started::Exited(code) => return Ok(code),
     };
@@ -81,12 +81,13 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
         bail!("the audit hook did not see the self-test event; refusing to run unguarded");
     }
 
-    Python::attach(|py| -> Result<()> {
+    let wants_site = Python::attach(|py| -> Result<bool> {
         let encoding: String = py
             .import("sys")?
             .call_method0("getfilesystemencoding")?
             .extract()?;
         args::set_filesystem_utf8(matches!(encoding.as_str(), "utf-8" | "utf8"));
+        let wants_site = site::wanted(py, site_asked).context("while looking for site")?;
         let site_folders = match wants_site {
             true => site::prepare(py).context("while finding the site folders")?,
             false => Vec::new(),
@@ -95,7 +96,7 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
         implicit_reads(py, site_folders).context("while finding the interpreter's own folders")?;
         seal_for_children();
         bootstrap::run(py).context("during the bootstrap")?;
-        Ok(())
+        Ok(wants_site)
     })?;
 
     opens::enable();

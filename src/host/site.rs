@@ -23,6 +23,40 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+/// Does the host import `site`? `asked` says whether python's options ask for it (no `-S`);
+/// CPython was started without it, but a `._pth` file beside the executable (read by
+/// CPython 3.11 and later while it starts) overrides both: without an `import site` line
+/// it means no `site`; with one, CPython has imported `site` itself during start-up
+/// (`sys.flags.no_site` is then clear), before the policy could be armed.
+pub fn wanted(py: Python<'_>, asked: bool) -> Result<bool> {
+    let sys = py.import("sys")?;
+    let no_site: bool = sys.getattr("flags")?.getattr("no_site")?.is_truthy()?;
+    if !no_site || !asked {
+        return Ok(false);
+    }
+    let version = sys.getattr("version_info")?;
+    let (major, minor): (u32, u32) = (
+        version.get_item(0)?.extract()?,
+        version.get_item(1)?.extract()?,
+    );
+    if (major, minor) < (3, 11) {
+        return Ok(true);
+    }
+    let mut executables: Vec<PathBuf> = Vec::new();
+    if let Ok(executable) = sys.getattr("executable")?.extract::<PathBuf>() {
+        executables.push(executable);
+    }
+    if let Ok(real) = std::env::current_exe() {
+        executables.push(real);
+    }
+    let pth = executables.iter().any(|e| {
+        let mut name = e.clone().into_os_string();
+        name.push("._pth");
+        e.is_absolute() && std::path::Path::new(&name).is_file()
+    });
+    Ok(!pth)
+}
+
 /// The folders `site` reads while it runs: the user site folder (when `site` would use
 /// it) and a virtual environment's folder (when a `pyvenv.cfg` sits beside the executable
 /// or one folder up, as `site.venv` looks for it). Imports `site` without running it
