@@ -470,3 +470,71 @@ except PermissionError as e:
     );
     assert_eq!(s.outside_state(), untouched());
 }
+
+#[test]
+fn standard_streams_reopened_by_path_are_the_descriptors_or_the_files_behind_them() {
+    let s = Setup::new("fs-stdin");
+    // A pipe has no path: /dev/stdin, /dev/fd/0 and /proc/self/fd/0 reopen it, as in python,
+    // whatever the grants (and with /dev and /proc granted too).
+    let code = "print(repr(open('/dev/stdin').read()))";
+    for extra in [&[][..], &["--allow-read=/dev,/proc"][..]] {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend(["-c", code]);
+        let ours = run_in(&hermetic_bin(), &args, Some("piped\n"), Some(&s.ws), &[]);
+        let theirs = run_in(
+            &common::python_bin(),
+            &["-c", code],
+            Some("piped\n"),
+            Some(&s.ws),
+            &[],
+        );
+        assert_eq!(
+            ours,
+            theirs,
+            "{extra:?}\n{}\n{}",
+            ours.dump(),
+            theirs.dump()
+        );
+        assert_eq!(ours.stdout, "'piped\\n'\n");
+    }
+    for name in ["/dev/fd/0", "/proc/self/fd/0"] {
+        let code = format!("print(open({name:?}).read(), end='')");
+        let run = run_in(
+            &hermetic_bin(),
+            &["-c", &code],
+            Some("again\n"),
+            Some(&s.ws),
+            &[],
+        );
+        assert_eq!(
+            (run.code, run.stdout.as_str()),
+            (0, "again\n"),
+            "{}",
+            run.dump()
+        );
+    }
+
+    // A file behind the descriptor is judged as that file: stdin from a file outside the
+    // grants cannot be read by path, and a file granted for reading, held open read-only,
+    // cannot be reopened for writing through its descriptor.
+    let keep = s.outside.join("keep.txt");
+    let stdin_file = std::fs::File::open(&keep).unwrap();
+    let out = common::command(&hermetic_bin())
+        .args(["-c", "print(open('/dev/stdin').read())"])
+        .current_dir(&s.ws)
+        .stdin(stdin_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains(&format!("blocked fs.read {}", keep.display())));
+
+    let ro = format!("--allow-read={}", s.outside.display());
+    let code = format!(
+        "import os\nfd = os.open({:?}, os.O_RDONLY)\nfor name in (f'/proc/self/fd/{{fd}}', f'/dev/fd/{{fd}}'):\n    try:\n        open(name, 'w').write('replaced')\n        print('written')\n    except PermissionError:\n        print('refused')\n",
+        keep.to_str().unwrap()
+    );
+    let run = run_in(&hermetic_bin(), &[&ro, "-c", &code], None, Some(&s.ws), &[]);
+    assert_eq!(run.stdout, "refused\nrefused\n", "{}", run.dump());
+    assert_eq!(s.outside_state(), untouched());
+}

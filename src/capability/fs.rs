@@ -113,6 +113,12 @@ fn walk(mut out: PathBuf, rest: &Path, budget: &mut u32) -> PathBuf {
                         }
                         *budget -= 1;
                         if let Ok(target) = std::fs::read_link(&out) {
+                            // A descriptor of this process whose object has no path
+                            // (`pipe:[N]`, `socket:[N]`): the link names it.
+                            if target.is_relative() && is_own_descriptor(out.as_os_str().as_bytes())
+                            {
+                                continue;
+                            }
                             out.pop();
                             let joined = out.join(target);
                             out = resolve_absolute(&joined, budget);
@@ -134,6 +140,31 @@ pub fn fd_path(fd: i64) -> Option<PathBuf> {
     }
     let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
     target.is_absolute().then_some(target)
+}
+
+/// `/proc/<this process>/fd/N` or `/proc/<this process>/task/<tid>/fd/N`, which is what
+/// [`resolve`] gives for a descriptor whose object has no path (a pipe, a socket):
+/// `/dev/stdin`, `/dev/fd/N` and `/proc/self/fd/N` then reopen what the process already
+/// holds, which is allowed as using the descriptor is. (A descriptor of a file resolves
+/// to that file's path, and is judged as that file.)
+pub fn is_own_descriptor(path: &[u8]) -> bool {
+    let Some(rest) = path.strip_prefix(b"/proc/") else {
+        return false;
+    };
+    let number = |part: Option<&[u8]>| {
+        part.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+    };
+    let mut parts = rest.split(|b| *b == b'/');
+    let pid = parts.next();
+    if !number(pid) || pid != Some(std::process::id().to_string().as_bytes()) {
+        return false;
+    }
+    let parts: Vec<&[u8]> = parts.collect();
+    match parts.as_slice() {
+        [b"fd", fd] => number(Some(fd)),
+        [b"task", tid, b"fd", fd] => number(Some(tid)) && number(Some(fd)),
+        _ => false,
+    }
 }
 
 /// Is `path` `root` or below it? Both are resolved (no `.`, `..` or `//`), so comparing
@@ -268,7 +299,7 @@ impl Engine {
                 || fs.read.iter().any(|r| under(path, &r.value))
                 || fs.write.iter().any(|r| under(path, &r.value))
                 || self.fs.reads().any(|root| under(path, root))
-        };
+        } || is_own_descriptor(bytes);
         if allowed {
             return Ok(());
         }

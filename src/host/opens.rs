@@ -46,6 +46,7 @@ pub const AT_FDCWD: c_int = -100;
 const O_CREAT: c_int = 0o100;
 const O_TMPFILE: c_int = 0o20200000;
 const O_EXCL: c_int = 0o200;
+const O_TRUNC: c_int = 0o1000;
 const O_NOFOLLOW: c_int = 0o400000;
 const O_PATH: c_int = 0o10000000;
 /// `O_CLOEXEC`: every CPython open that raises the `open` event and calls `open`/`openat`
@@ -328,6 +329,9 @@ fn open_judged(absolute: &Path, resolved: PathBuf, flags: c_int, mode: c_uint) -
 
 /// One `openat2(RESOLVE_NO_SYMLINKS)` of `path`: the descriptor, or errno.
 fn try_anchored(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, c_int> {
+    if crate::capability::fs::is_own_descriptor(path.to_bytes()) {
+        return reopen_descriptor(path, flags);
+    }
     let how = OpenHow {
         flags: u64::from(flags as c_uint),
         mode: if flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE {
@@ -343,6 +347,38 @@ fn try_anchored(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, c_int>
         Ok(fd)
     } else {
         Err(errno())
+    }
+}
+
+/// Reopen a pipe or socket this process holds through its `/proc` link, which the kernel
+/// follows as a link (`openat2(RESOLVE_NO_SYMLINKS)` refuses it). `O_CREAT`, `O_EXCL` and
+/// `O_TRUNC` mean nothing for a pipe and are left out, so that if the descriptor number
+/// names a file by now (swapped in since the check) opening it changes nothing; the new
+/// descriptor is then closed and the open fails with `ELOOP`, which has the path judged
+/// again, now as that file.
+fn reopen_descriptor(path: &CStr, flags: c_int) -> Result<c_int, c_int> {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    use std::os::unix::fs::FileTypeExt;
+    // SAFETY: a valid NUL-terminated path; no mode is needed without O_CREAT.
+    let fd = unsafe {
+        raw_openat(
+            AT_FDCWD,
+            path.as_ptr(),
+            flags & !(O_CREAT | O_EXCL | O_TRUNC),
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: `fd` was just opened and is owned here.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    match file.metadata() {
+        Ok(meta) if meta.file_type().is_fifo() || meta.file_type().is_socket() => {
+            Ok(file.into_raw_fd())
+        }
+        // Dropping `file` closes the descriptor.
+        _ => Err(ELOOP),
     }
 }
 
