@@ -420,6 +420,28 @@ mod tests {
     }
 
     #[test]
+    fn own_descriptors_are_this_process_s_fd_links_only() {
+        let pid = std::process::id();
+        let cases: Vec<(String, bool)> = vec![
+            (format!("/proc/{pid}/fd/0"), true),
+            (format!("/proc/{pid}/fd/17"), true),
+            (format!("/proc/{pid}/task/{pid}/fd/3"), true),
+            (format!("/proc/{pid}/fd"), false),
+            (format!("/proc/{pid}/fd/"), false),
+            (format!("/proc/{pid}/fd/0/x"), false),
+            (format!("/proc/{pid}/fd/pipe:[12]"), false),
+            (format!("/proc/{pid}/environ"), false),
+            (format!("/proc/{}/fd/0", pid + 1), false),
+            ("/proc/self/fd/0".to_string(), false),
+            (format!("/proc/{pid}0/fd/0"), false),
+            (format!("/tmp/{pid}/fd/0"), false),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(is_own_descriptor(path.as_bytes()), expected, "{path}");
+        }
+    }
+
+    #[test]
     fn under_is_exact_on_the_slash_boundary() {
         let cases = [
             ("/ws", "/ws", true),
