@@ -340,3 +340,39 @@ fn a_pth_file_beside_the_executable_decides_as_under_python() {
         assert_eq!(a.stdout, expected, "{}", a.dump());
     }
 }
+
+#[test]
+fn a_sitecustomize_that_exits_ends_start_up_as_in_python() {
+    let venv = Venv::new("site-exit");
+    write(
+        &venv.site_packages,
+        "sitecustomize.py",
+        "raise SystemExit(3)\n",
+    );
+    let code = "print('the target ran')";
+    let ours = run_in(
+        &venv.bin("hermetic-python"),
+        &["-c", code],
+        None,
+        Some(&venv.root),
+        &[],
+    );
+    let theirs = run_in(
+        &venv.bin("python"),
+        &["-c", code],
+        None,
+        Some(&venv.root),
+        &[],
+    );
+    assert_eq!(
+        (ours.code, ours.stdout.as_str()),
+        (theirs.code, ""),
+        "{}",
+        ours.dump()
+    );
+    assert_eq!(ours.code, 1);
+    let fatal = "Fatal Python error: init_import_site: Failed to import the site module\n";
+    assert!(ours.stderr.starts_with(fatal), "{}", ours.dump());
+    assert!(theirs.stderr.starts_with(fatal), "{}", theirs.dump());
+    assert!(ours.stderr.ends_with("SystemExit: 3\n"), "{}", ours.dump());
+}

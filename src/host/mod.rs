@@ -102,13 +102,18 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
     opens::enable();
     audit::arm();
     if wants_site {
-        Python::attach(|py| -> Result<()> {
-            let added = site::run(py).context("while importing site")?;
+        let ran = Python::attach(|py| -> Result<bool> {
+            let Some(added) = site::run(py).context("while importing site")? else {
+                return Ok(false);
+            };
             if site_reads(added).context("while recording the site folders")? {
                 seal_for_children();
             }
-            Ok(())
+            Ok(true)
         })?;
+        if !ran {
+            return Ok(1);
+        }
     }
     let code = interpreter::run_main();
     if code == 1 && module::uncaught_violation() {

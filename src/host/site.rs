@@ -89,16 +89,20 @@ pub fn prepare(py: Python<'_>) -> Result<Vec<PathBuf>> {
 /// Run `site` as python's initialisation would have: clear `sys.flags.no_site` (the
 /// target must see the flags python would give it; `subprocess` and `multiprocessing`
 /// pass them on to children) and call `site.main()`. Returns the folders the target's
-/// implicit reads gain: `sys.path` and the prefixes as `site` left them.
-pub fn run(py: Python<'_>) -> Result<Vec<PathBuf>> {
+/// implicit reads gain: `sys.path` and the prefixes as `site` left them; or `None` when
+/// `site` raised (a `SystemExit` or `KeyboardInterrupt` from `sitecustomize`, say), which
+/// python reports as a fatal start-up error and ends with exit code 1: so does this.
+pub fn run(py: Python<'_>) -> Result<Option<Vec<PathBuf>>> {
     set_no_site_flag(py, false).context("restoring sys.flags.no_site")?;
     let site = py.import("site")?;
     super::report::set_in_site(true);
     let ran = site.call_method0("main");
     super::report::set_in_site(false);
     if let Err(error) = ran {
+        eprintln!("Fatal Python error: init_import_site: Failed to import the site module");
+        eprintln!("Python runtime state: initialized");
         error.display(py);
-        bail!("the site module failed to run");
+        return Ok(None);
     }
     let sys = py.import("sys")?;
     let mut folders = Vec::new();
@@ -111,7 +115,7 @@ pub fn run(py: Python<'_>) -> Result<Vec<PathBuf>> {
             folders.push(entry);
         }
     }
-    Ok(folders)
+    Ok(Some(folders))
 }
 
 /// Set the `no_site` field of `sys.flags` in place (its type cannot be instantiated from
