@@ -166,13 +166,16 @@ fn a_pth_file_runs_under_the_policy() {
 }
 
 #[test]
-fn sitecustomize_runs_and_the_flags_are_python_s() {
+fn start_up_code_runs_and_the_flags_are_python_s() {
     let venv = Venv::new("site-custom");
+    // A .pth line rather than sitecustomize.py: Debian's python has a sitecustomize of its
+    // own, earlier on sys.path, which would shadow the venv's.
     write(
         &venv.site_packages,
-        "sitecustomize.py",
-        "import sys\nsys.hermetic_test_customized = True\n",
+        "customize.pth",
+        "import sys; sys.hermetic_test_customized = True\n",
     );
+    write(&venv.site_packages, "sitecustomize.py", "");
     let show = "import subprocess, sys\n\
                 print(sys.flags.no_site, getattr(sys, 'hermetic_test_customized', False))\n\
                 print(subprocess._args_from_interpreter_flags())\n\
@@ -342,13 +345,11 @@ fn a_pth_file_beside_the_executable_decides_as_under_python() {
 }
 
 #[test]
-fn a_sitecustomize_that_exits_ends_start_up_as_in_python() {
+fn start_up_code_that_exits_ends_start_up_as_in_python() {
     let venv = Venv::new("site-exit");
-    write(
-        &venv.site_packages,
-        "sitecustomize.py",
-        "raise SystemExit(3)\n",
-    );
+    // `site` lets a SystemExit from a .pth line through, as from sitecustomize (a .pth
+    // line, since Debian's own sitecustomize would shadow the venv's).
+    write(&venv.site_packages, "exit.pth", "import sys; sys.exit(3)\n");
     let code = "print('the target ran')";
     let ours = run_in(
         &venv.bin("hermetic-python"),

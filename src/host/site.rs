@@ -58,16 +58,34 @@ pub fn wanted(py: Python<'_>, asked: bool) -> Result<bool> {
 }
 
 /// The folders `site` reads while it runs: the user site folder (when `site` would use
-/// it) and a virtual environment's folder (when a `pyvenv.cfg` sits beside the executable
-/// or one folder up, as `site.venv` looks for it). Imports `site` without running it
-/// (`sys.flags.no_site` is still set) and lets it cache the user site folder from the
-/// environment as the process received it.
+/// it), a virtual environment's folder (when a `pyvenv.cfg` sits beside the executable
+/// or one folder up, as `site.venv` looks for it), and the real file of a
+/// `sitecustomize.py` or `usercustomize.py` that is a symlink (Debian's
+/// `/usr/lib/python3.X/sitecustomize.py` leads to `/etc/python3.X/`). Imports `site`
+/// without running it (`sys.flags.no_site` is still set) and lets it cache the user site
+/// folder from the environment as the process received it.
 pub fn prepare(py: Python<'_>) -> Result<Vec<PathBuf>> {
     let site = py.import("site").context("importing the site module")?;
     let mut folders = Vec::new();
     let user_site: PathBuf = site.call_method0("getusersitepackages")?.extract()?;
+    let mut searched: Vec<PathBuf> = Vec::new();
+    for entry in py.import("sys")?.getattr("path")?.try_iter()? {
+        searched.push(entry?.extract()?);
+    }
+    for entry in site.call_method0("getsitepackages")?.try_iter()? {
+        searched.push(entry?.extract()?);
+    }
     if site.call_method0("check_enableusersite")?.is_truthy()? {
+        searched.push(user_site.clone());
         folders.push(user_site);
+    }
+    for folder in searched.iter().filter(|f| f.is_absolute()) {
+        for name in ["sitecustomize.py", "usercustomize.py"] {
+            let file = folder.join(name);
+            if std::fs::symlink_metadata(&file).is_ok_and(|m| m.file_type().is_symlink()) {
+                folders.push(crate::capability::fs::resolve(&file));
+            }
+        }
     }
     let executable: Option<PathBuf> = py.import("sys")?.getattr("executable")?.extract().ok();
     // `site.venv` takes the executable's folder as written (a venv's `bin/` may hold a
