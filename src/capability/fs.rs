@@ -194,8 +194,28 @@ fn is_process_secret(path: &Path) -> bool {
 
 impl Engine {
     /// Record the implicit read roots and compute the anchors. The first call wins.
-    pub fn set_roots(&self, implicit: Vec<PathBuf>) -> bool {
-        let reads: Vec<PathBuf> = implicit.iter().map(|r| resolve(r)).collect();
+    pub fn set_roots(&self, mut implicit: Vec<PathBuf>) -> bool {
+        // Shortest first, each resolved below the real folders found before it: the
+        // interpreter's prefixes, `sys.path` and getpath's files share most of their
+        // components, which then cost one `lstat` walk instead of one each.
+        implicit.sort();
+        implicit.dedup();
+        implicit.sort_by_key(|p| p.components().count());
+        let mut reads: Vec<PathBuf> = Vec::with_capacity(implicit.len());
+        let mut folders: Vec<PathBuf> = Vec::new();
+        for root in &implicit {
+            let real = resolve_below(root, &folders);
+            if reads.contains(&real) {
+                continue;
+            }
+            if std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_dir()) {
+                folders.push(real.clone());
+                folders.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+            }
+            reads.push(real);
+        }
+        // The policy's own roots were made canonical when it was loaded; one that is not
+        // a real folder now (a symlink put there since) is no anchor.
         let fs = &self.policy.filesystem;
         let mut anchors: Vec<PathBuf> = fs
             .read
@@ -203,11 +223,15 @@ impl Engine {
             .chain(&fs.write)
             .chain(&fs.deny)
             .map(|r| r.value.clone())
-            .chain(reads.iter().cloned())
-            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()) && resolve(p) == *p)
+            .filter(|p| {
+                std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+                    && resolve_below(p, &folders) == *p
+            })
             .collect();
-        anchors.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        anchors.extend(folders);
+        anchors.sort();
         anchors.dedup();
+        anchors.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
         self.fs.reads.set(reads).is_ok() && self.fs.anchors.set(anchors).is_ok()
     }
 
@@ -216,7 +240,7 @@ impl Engine {
     /// is resolved from `/`. The first call wins.
     pub fn add_site_roots(&self, added: Vec<PathBuf>) -> bool {
         let mut roots: Vec<PathBuf> = Vec::new();
-        for root in added.iter().map(|r| resolve(r)) {
+        for root in added.iter().map(|r| self.resolve(r)) {
             let known = self.fs.reads().any(|r| under(&root, r)) || roots.contains(&root);
             if !known {
                 roots.push(root);
