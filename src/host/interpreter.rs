@@ -72,6 +72,10 @@ pub fn preinitialize(argv: &Argv) -> Result<Option<i32>> {
 /// Start CPython with `argv` (argv[0] first) parsed as `python` would parse it, but
 /// without importing `site` (see the module comment).
 pub fn start(argv: &Argv) -> Result<Started> {
+    let site = match asks_for_site(argv)? {
+        Ok(site) => site,
+        Err(exited) => return Ok(exited),
+    };
     let mut pointers = argv.pointers();
     let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
     // SAFETY: PyConfig_InitPythonConfig fills the whole struct; the later calls get the
@@ -86,14 +90,7 @@ pub fn start(argv: &Argv) -> Result<Started> {
             ffi::PyConfig_Clear(config_ptr);
             return result;
         }
-        // Parse the command line now (it is parsed once: initialisation keeps the result),
-        // to learn whether python's options ask for `site`.
-        let status = ffi::PyConfig_Read(config_ptr);
-        if let Some(result) = check(status, "reading the python command line") {
-            ffi::PyConfig_Clear(config_ptr);
-            return result;
-        }
-        let site = (*config_ptr).site_import != 0;
+        // `-S` sets this to 0 too while the command line is parsed; nothing sets it to 1.
         (*config_ptr).site_import = 0;
         let status = ffi::Py_InitializeFromConfig(config_ptr);
         ffi::PyConfig_Clear(config_ptr);
@@ -101,6 +98,36 @@ pub fn start(argv: &Argv) -> Result<Started> {
             return result;
         }
         Ok(Started::Running { site })
+    }
+}
+
+/// Does the command line ask for `site` (no `-S`)? Learnt from a configuration of its own,
+/// read and thrown away: reading the configuration that starts CPython before
+/// `Py_InitializeFromConfig` changes what it starts with (`-X warn_default_encoding` is
+/// lost on 3.11). A command line CPython rejects, or `-h`/`-V`, ends here: CPython has
+/// printed what it had to say, once, and the exit code is returned as `Err`.
+fn asks_for_site(argv: &Argv) -> Result<std::result::Result<bool, Started>> {
+    let mut pointers = argv.pointers();
+    let mut probe = MaybeUninit::<ffi::PyConfig>::uninit();
+    // SAFETY: as in `start`; the probe is cleared on every path and never used to start.
+    unsafe {
+        ffi::PyConfig_InitPythonConfig(probe.as_mut_ptr());
+        let probe_ptr = probe.as_mut_ptr();
+        let status =
+            ffi::PyConfig_SetBytesArgv(probe_ptr, pointers.len() as isize, pointers.as_mut_ptr());
+        let status = match check(status, "reading the python command line") {
+            None => ffi::PyConfig_Read(probe_ptr),
+            Some(result) => {
+                ffi::PyConfig_Clear(probe_ptr);
+                return result.map(Err);
+            }
+        };
+        let outcome = match check(status, "reading the python command line") {
+            None => Ok(Ok((*probe_ptr).site_import != 0)),
+            Some(result) => result.map(Err),
+        };
+        ffi::PyConfig_Clear(probe_ptr);
+        outcome
     }
 }
 
