@@ -82,7 +82,8 @@ fn a_program_on_stdin() {
 fn python_options_mean_what_they_mean_to_python() {
     let probe = "import sys; print(sys.flags.isolated, sys.flags.ignore_environment, sys.flags.no_user_site, \
                  sys.flags.no_site, sys.flags.dont_write_bytecode, sys.flags.optimize, sys.warnoptions, \
-                 sys._xoptions, sys.stdout.line_buffering)";
+                 sys._xoptions, sys.stdout.line_buffering, sys.flags.warn_default_encoding, \
+                 getattr(sys.flags, 'int_max_str_digits', None))";
     for options in [
         &["-I"][..],
         &["-E"],
@@ -95,6 +96,8 @@ fn python_options_mean_what_they_mean_to_python() {
         &["-W", "error"],
         &["-X", "dev"],
         &["-X", "utf8"],
+        &["-X", "warn_default_encoding"],
+        &["-X", "int_max_str_digits=640"],
     ] {
         let mut args: Vec<&str> = options.to_vec();
         args.extend_from_slice(&["-c", probe]);
