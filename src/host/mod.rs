@@ -101,6 +101,7 @@ pub fn run(policy: Policy, python_argv: &[OsString], trace_file: Option<File>) -
 
     opens::enable();
     audit::arm();
+    opens::judge_unannounced();
     if wants_site {
         let ran = Python::attach(|py| -> Result<bool> {
             let Some(added) = site::run(py).context("while importing site")? else {

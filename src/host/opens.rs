@@ -3,9 +3,8 @@
 //! The executable defines libc's open functions (`open`, `open64`, `openat`, `openat64` and
 //! the fortified `__open_2` family; see `src/main.rs`). The dynamic linker looks in the
 //! main executable first, so libpython's calls, and those of extension modules and the
-//! libraries they load, arrive in [`open_at`]. Almost every call goes straight to the
-//! kernel. The audit hook changes that for the opens it has just judged, on its own
-//! thread, until its next call:
+//! libraries they load, arrive in [`open_at`]. Until the policy is armed every call goes
+//! straight to the kernel (CPython's own start-up). Then:
 //!
 //! - **Announced.** An `open` event the hook allowed, for a call that sets `O_CLOEXEC`
 //!   (`io.FileIO`, `os.open`, CPython's `_Py_open`; `_Py_fopen_obj` goes through `fopen`
@@ -16,10 +15,13 @@
 //!   for a plain path allowed as written the hook does not resolve anything). Then the
 //!   path is judged again with the full resolution of [`crate::capability::fs`] and the new
 //!   real path opened the same way, three times at most.
-//! - **Judged here.** Every other open on that thread before the hook runs again: after
-//!   an `open` event whose path the hook cannot read without running Python code (an
-//!   `os.PathLike` given to `io.FileIO` or `sqlite3.connect`), or an open that is not the
-//!   announced one. Each is judged on the bytes the kernel gets, then opened as above.
+//! - **Judged here.** Every other open: after an `open` event whose path the hook cannot
+//!   read without running Python code (an `os.PathLike` given to `io.FileIO` or
+//!   `sqlite3.connect`), an open that is not the announced one, and every open no audit
+//!   event announced at all (a C library's own: SQLite's databases, journals, `ATTACH`
+//!   and `VACUUM INTO`; gdbm; readline). Each is judged on the bytes the kernel gets, then
+//!   opened as above. (`fopen` and the dynamic loader open files inside libc, not through
+//!   these functions: OpenSSL's CA files are not seen.)
 //!
 //! A refusal here cannot raise `hermetic.PolicyViolation` (the thread has released the
 //! GIL): the call fails with `EACCES`, so CPython raises `PermissionError`, the trace line
@@ -98,6 +100,9 @@ extern "C" {
 
 /// Set when start-up verified the interposition and `openat2`; read by the hook.
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Set once the policy is armed (and anchoring is on): opens no audit event announced are
+/// judged too.
+static UNANNOUNCED_JUDGED: AtomicBool = AtomicBool::new(false);
 /// The executable's definitions, by name, as `src/main.rs` registers them.
 static DEFINED: Mutex<Vec<(&'static CStr, usize)>> = Mutex::new(Vec::new());
 
@@ -162,6 +167,14 @@ pub fn enable() -> bool {
     unsafe { close(fd) };
     ENABLED.store(true, Ordering::SeqCst);
     true
+}
+
+/// The policy is armed: from now on every open is judged, announced or not (when
+/// anchoring is on; otherwise only the hook's events are).
+pub fn judge_unannounced() {
+    if enabled() {
+        UNANNOUNCED_JUDGED.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Is anchoring on?
@@ -258,9 +271,20 @@ pub fn clear() {
 /// # Safety
 /// `path` is a NUL-terminated string (or null, which the kernel refuses with `EFAULT`).
 pub unsafe fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_uint) -> c_int {
-    if !ACTIVE.try_with(|a| a.get()).unwrap_or(false) || path.is_null() {
-        // SAFETY: forwarded as given.
+    if path.is_null() {
+        // SAFETY: forwarded as given (the kernel answers EFAULT).
         return unsafe { raw_openat(dirfd, path, flags, mode) };
+    }
+    if !ACTIVE.try_with(|a| a.get()).unwrap_or(false) {
+        if !UNANNOUNCED_JUDGED.load(Ordering::Relaxed) {
+            // SAFETY: forwarded as given.
+            return unsafe { raw_openat(dirfd, path, flags, mode) };
+        }
+        // No audit event announced this open: a C library's own (SQLite's databases,
+        // journals and ATTACH, gdbm, readline's history). Judged on what the kernel gets.
+        // SAFETY: non-null, NUL-terminated (caller contract).
+        let given = unsafe { CStr::from_ptr(path) }.to_bytes();
+        return judge_here(dirfd, given, flags, mode);
     }
     // SAFETY: non-null, NUL-terminated (caller contract).
     let given = unsafe { CStr::from_ptr(path) }.to_bytes();
@@ -289,6 +313,12 @@ pub unsafe fn open_at(dirfd: c_int, path: *const c_char, flags: c_int, mode: c_u
         };
     }
     // Not the open the hook announced: judge it here, on what the kernel would get.
+    judge_here(dirfd, given, flags, mode)
+}
+
+/// Judge an open of `given` (relative to `dirfd`) on the bytes the kernel gets, and make
+/// it on the judged real path, or refuse it with `EACCES`.
+fn judge_here(dirfd: c_int, given: &[u8], flags: c_int, mode: c_uint) -> c_int {
     let Some(engine) = audit::engine() else {
         set_errno(EACCES);
         return -1;
