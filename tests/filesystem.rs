@@ -538,3 +538,40 @@ fn standard_streams_reopened_by_path_are_the_descriptors_or_the_files_behind_the
     assert_eq!(run.stdout, "refused\nrefused\n", "{}", run.dump());
     assert_eq!(s.outside_state(), untouched());
 }
+
+#[test]
+fn a_path_that_names_a_folder_by_its_form_fails_as_in_python() {
+    let s = Setup::new("fs-slash");
+    write(&s.ws, "file.txt", "keep me\n");
+    // A trailing `/`, `/.` or `/..` asks the kernel for a folder: on a file, python's open
+    // fails (EISDIR, ENOTDIR) and the file is left as it was; hermetic-python must not
+    // open the file the path resolves to instead.
+    let code = "import os\n\
+                for name, flags in [('file.txt/', os.O_WRONLY | os.O_CREAT | os.O_TRUNC),\n\
+                                    ('file.txt/.', os.O_RDONLY), ('file.txt/', os.O_RDONLY),\n\
+                                    ('missing/', os.O_WRONLY | os.O_CREAT), ('./', os.O_RDONLY),\n\
+                                    ('sub/..', os.O_RDONLY)]:\n\
+                \x20   try:\n\
+                \x20       os.close(os.open(os.path.join(os.getcwd(), name), flags, 0o644))\n\
+                \x20       print(name, 'opened')\n\
+                \x20   except OSError as e:\n\
+                \x20       print(name, type(e).__name__)\n\
+                try:\n\
+                \x20   open('file.txt/', 'w')\n\
+                except OSError as e:\n\
+                \x20   print('open()', type(e).__name__)\n";
+    std::fs::create_dir_all(s.ws.join("sub")).unwrap();
+    let ours = s.run(&[], code);
+    let theirs = run_in(&common::python_bin(), &["-c", code], None, Some(&s.ws), &[]);
+    assert_eq!(ours, theirs, "{}\n{}", ours.dump(), theirs.dump());
+    assert!(
+        ours.stdout.contains("file.txt/ IsADirectoryError"),
+        "{}",
+        ours.dump()
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.ws.join("file.txt")).unwrap(),
+        "keep me\n"
+    );
+    assert!(!s.ws.join("missing").exists());
+}

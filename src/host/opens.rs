@@ -200,7 +200,10 @@ fn follows_last(flags: c_int) -> bool {
 
 /// Judge an open of `absolute` with `flags` by the full resolution: the real path the
 /// kernel must open, or the refusal. With `O_NOFOLLOW` (or `O_CREAT|O_EXCL`) the last
-/// component is the name itself, not what a symlink there points to.
+/// component is the name itself, not what a symlink there points to. A path that names a
+/// folder by its form (a trailing `/`, a last `.` or `..`) keeps a trailing `/` in the
+/// real path, so the kernel still answers `EISDIR`/`ENOTDIR` where python gets them
+/// (`open("file/", "w")` must not truncate `file`).
 pub fn judge(engine: &Engine, absolute: &Path, flags: c_int) -> Result<PathBuf, Denial> {
     let write = open_writes(i64::from(flags), None);
     let resolved = if follows_last(flags) {
@@ -209,7 +212,22 @@ pub fn judge(engine: &Engine, absolute: &Path, flags: c_int) -> Result<PathBuf, 
         location(engine, absolute)
     };
     check_resolved(engine, &resolved, write)?;
+    if names_a_folder(absolute.as_os_str().as_bytes()) && resolved.as_os_str().as_bytes() != b"/" {
+        let mut folder = resolved.into_os_string();
+        folder.push("/");
+        return Ok(PathBuf::from(folder));
+    }
     Ok(resolved)
+}
+
+/// Does the path's form say it names a folder: a trailing `/`, or a last component that
+/// is `.` or `..`?
+fn names_a_folder(path: &[u8]) -> bool {
+    path.ends_with(b"/")
+        || path == b"."
+        || path == b".."
+        || path.ends_with(b"/.")
+        || path.ends_with(b"/..")
 }
 
 /// The hook allowed the open of `given` (`absolute`, really `resolved`) with `flags`: that
@@ -525,7 +543,30 @@ fn set_errno(value: c_int) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_plain;
+    use super::{is_plain, names_a_folder};
+
+    #[test]
+    fn folder_forms_are_recognised() {
+        for (path, expected) in [
+            (&b"/tmp/x/"[..], true),
+            (b"/tmp/x/.", true),
+            (b"/tmp/x/..", true),
+            (b".", true),
+            (b"..", true),
+            (b"x/", true),
+            (b"/tmp/x", false),
+            (b"/tmp/.x", false),
+            (b"/tmp/x..", false),
+            (b"x", false),
+        ] {
+            assert_eq!(
+                names_a_folder(path),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(path)
+            );
+        }
+    }
 
     #[test]
     fn plain_paths_are_absolute_and_literal() {
