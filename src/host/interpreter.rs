@@ -90,7 +90,8 @@ pub fn start(argv: &Argv) -> Result<Started> {
             ffi::PyConfig_Clear(config_ptr);
             return result;
         }
-        // `-S` sets this to 0 too while the command line is parsed; nothing sets it to 1.
+        // `-S` sets this to 0 as well; only a `._pth` file's `import site` line sets it back
+        // while CPython starts (see `site::wanted`).
         (*config_ptr).site_import = 0;
         let status = ffi::Py_InitializeFromConfig(config_ptr);
         ffi::PyConfig_Clear(config_ptr);
