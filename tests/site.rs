@@ -48,6 +48,20 @@ impl Venv {
     fn bin(&self, name: &str) -> PathBuf {
         self.root.join("venv/bin").join(name)
     }
+
+    /// The venv's `program` (`hermetic-python` or `python`) with `args` and extra
+    /// environment, from the venv's parent folder; stderr without site-marked lines.
+    fn run(&self, program: &str, args: &[&str], env: &[(&str, &str)]) -> common::Run {
+        run_in(&self.bin(program), args, None, Some(&self.root), env)
+    }
+
+    /// The same arguments under hermetic-python and under the venv's plain python.
+    fn both(&self, args: &[&str]) -> (common::Run, common::Run) {
+        (
+            self.run("hermetic-python", args, &[]),
+            self.run("python", args, &[]),
+        )
+    }
 }
 
 fn listener() -> TcpListener {
@@ -134,13 +148,7 @@ fn a_pth_file_runs_under_the_policy() {
         );
     }
     // Without the mark, the tests' usual view of stderr has no line of it.
-    let filtered = run_in(
-        &venv.bin("hermetic-python"),
-        &["--trace", "-c", SHOW_REPORT],
-        None,
-        Some(&venv.root),
-        &secret,
-    );
+    let filtered = venv.run("hermetic-python", &["--trace", "-c", SHOW_REPORT], &secret);
     assert!(
         !filtered.stderr.contains("planted.txt"),
         "{}",
@@ -148,13 +156,7 @@ fn a_pth_file_runs_under_the_policy() {
     );
 
     // Control: the same start-up code under the venv's plain python does all three.
-    let control = run_in(
-        &venv.bin("python"),
-        &["-c", SHOW_REPORT],
-        None,
-        Some(&venv.root),
-        &secret,
-    );
+    let control = venv.run("python", &["-c", SHOW_REPORT], &secret);
     assert_eq!(
         control.stdout,
         "write: done\nconnect: done\nsecret: s3cret\n",
@@ -184,14 +186,7 @@ fn start_up_code_runs_and_the_flags_are_python_s() {
     for extra in [&[][..], &["-S"][..], &["-I"][..], &["-s"][..]] {
         let mut args: Vec<&str> = extra.to_vec();
         args.extend(["-c", show]);
-        let ours = run_in(
-            &venv.bin("hermetic-python"),
-            &args,
-            None,
-            Some(&venv.root),
-            &[],
-        );
-        let theirs = run_in(&venv.bin("python"), &args, None, Some(&venv.root), &[]);
+        let (ours, theirs) = venv.both(&args);
         assert_eq!(
             ours,
             theirs,
@@ -202,13 +197,7 @@ fn start_up_code_runs_and_the_flags_are_python_s() {
         assert_eq!(ours.code, 0, "{}", ours.dump());
     }
     // And without -S the venv's site ran in both: no_site is 0, the customisation is there.
-    let ours = run_in(
-        &venv.bin("hermetic-python"),
-        &["-c", show],
-        None,
-        Some(&venv.root),
-        &[],
-    );
+    let ours = venv.run("hermetic-python", &["-c", show], &[]);
     let lines: Vec<&str> = ours.stdout.lines().collect();
     assert_eq!(
         (lines[0], lines[2], lines[3]),
@@ -234,20 +223,7 @@ fn a_folder_a_pth_file_names_is_importable() {
         &format!("{}\n", extra.display()),
     );
     let code = "import extra_module; print(extra_module.VALUE)";
-    let ours = run_in(
-        &venv.bin("hermetic-python"),
-        &["-c", code],
-        None,
-        Some(&venv.root),
-        &[],
-    );
-    let theirs = run_in(
-        &venv.bin("python"),
-        &["-c", code],
-        None,
-        Some(&venv.root),
-        &[],
-    );
+    let (ours, theirs) = venv.both(&["-c", code]);
     assert_eq!(ours, theirs, "{}\n{}", ours.dump(), theirs.dump());
     assert_eq!(ours.stdout, "from the .pth folder\n");
 }
@@ -351,20 +327,7 @@ fn start_up_code_that_exits_ends_start_up_as_in_python() {
     // line, since Debian's own sitecustomize would shadow the venv's).
     write(&venv.site_packages, "exit.pth", "import sys; sys.exit(3)\n");
     let code = "print('the target ran')";
-    let ours = run_in(
-        &venv.bin("hermetic-python"),
-        &["-c", code],
-        None,
-        Some(&venv.root),
-        &[],
-    );
-    let theirs = run_in(
-        &venv.bin("python"),
-        &["-c", code],
-        None,
-        Some(&venv.root),
-        &[],
-    );
+    let (ours, theirs) = venv.both(&["-c", code]);
     assert_eq!(
         (ours.code, ours.stdout.as_str()),
         (theirs.code, ""),
