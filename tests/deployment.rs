@@ -56,17 +56,8 @@ fn a_shebang_script_runs_under_hermetic_policy() {
 fn in_a_venv_bin_folder_it_uses_the_venvs_site_packages() {
     let root = temp_dir("venv");
     let venv = root.join("venv");
-    let made = Command::new(python_bin())
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv)
-        .status()
-        .expect("venv");
-    assert!(made.success());
-    std::os::unix::fs::symlink(hermetic_bin(), venv.join("bin/hermetic-python")).expect("symlink");
     // A pure-Python package in the venv's site-packages, as an installer would place it.
-    let version = env!("HERMETIC_PYTHON_VERSION");
-    let minor: Vec<&str> = version.split('.').take(2).collect();
-    let site = venv.join(format!("lib/python{}/site-packages", minor.join(".")));
+    let site = common::venv_with_hermetic(&venv);
     std::fs::create_dir_all(site.join("tinypkg")).expect("package dir");
     write(
         &site.join("tinypkg"),

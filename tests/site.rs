@@ -8,16 +8,10 @@ mod common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{hermetic_bin, python_bin, run_in, run_raw, temp_dir, write, SITE_MARK};
-
-/// `lib/pythonX.Y/site-packages` for the embedded CPython.
-fn site_packages_below(prefix: &Path) -> PathBuf {
-    let version = env!("HERMETIC_PYTHON_VERSION");
-    let minor: Vec<&str> = version.split('.').take(2).collect();
-    prefix.join(format!("lib/python{}/site-packages", minor.join(".")))
-}
+use common::{
+    hermetic_bin, python_bin, run_in, run_raw, site_packages_below, temp_dir, write, SITE_MARK,
+};
 
 /// A virtual environment (no pip) with hermetic-python linked into its `bin/`.
 struct Venv {
@@ -28,17 +22,7 @@ struct Venv {
 impl Venv {
     fn new(tag: &str) -> Venv {
         let root = temp_dir(tag);
-        let venv = root.join("venv");
-        let made = Command::new(python_bin())
-            .args(["-m", "venv", "--without-pip"])
-            .arg(&venv)
-            .status()
-            .expect("venv");
-        assert!(made.success(), "creating the venv failed");
-        std::os::unix::fs::symlink(hermetic_bin(), venv.join("bin/hermetic-python"))
-            .expect("symlink");
-        let site_packages = site_packages_below(&venv);
-        assert!(site_packages.is_dir(), "{}", site_packages.display());
+        let site_packages = common::venv_with_hermetic(&root.join("venv"));
         Venv {
             root,
             site_packages,

@@ -140,3 +140,25 @@ pub fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::write(&path, body).expect("write file");
     path
 }
+
+/// `lib/pythonX.Y/site-packages` below `prefix`, for the embedded CPython.
+pub fn site_packages_below(prefix: &Path) -> PathBuf {
+    let version = env!("HERMETIC_PYTHON_VERSION");
+    let minor: Vec<&str> = version.split('.').take(2).collect();
+    prefix.join(format!("lib/python{}/site-packages", minor.join(".")))
+}
+
+/// A virtual environment at `venv` (no pip) made by the embedded CPython, with
+/// hermetic-python linked into its `bin/`; returns its site-packages folder.
+pub fn venv_with_hermetic(venv: &Path) -> PathBuf {
+    let made = Command::new(python_bin())
+        .args(["-m", "venv", "--without-pip"])
+        .arg(venv)
+        .status()
+        .expect("venv");
+    assert!(made.success(), "creating the venv failed");
+    std::os::unix::fs::symlink(hermetic_bin(), venv.join("bin/hermetic-python")).expect("symlink");
+    let site_packages = site_packages_below(venv);
+    assert!(site_packages.is_dir(), "{}", site_packages.display());
+    site_packages
+}
