@@ -401,12 +401,11 @@ fn try_anchored(path: &CStr, flags: c_int, mode: c_uint) -> Result<c_int, c_int>
 /// Reopen a pipe or socket this process holds through its `/proc` link, which the kernel
 /// follows as a link (`openat2(RESOLVE_NO_SYMLINKS)` refuses it). `O_CREAT`, `O_EXCL` and
 /// `O_TRUNC` mean nothing for a pipe and are left out, so that if the descriptor number
-/// names a file by now (swapped in since the check) opening it changes nothing; the new
-/// descriptor is then closed and the open fails with `ELOOP`, which has the path judged
-/// again, now as that file.
+/// names a file or a named FIFO by now (swapped in since the check) opening it changes no
+/// content; the new descriptor is then closed and the open fails with `ELOOP`, which has
+/// the path judged again, now as that file.
 fn reopen_descriptor(path: &CStr, flags: c_int) -> Result<c_int, c_int> {
     use std::os::fd::{FromRawFd, IntoRawFd};
-    use std::os::unix::fs::FileTypeExt;
     // SAFETY: a valid NUL-terminated path; no mode is needed without O_CREAT.
     let fd = unsafe {
         raw_openat(
@@ -421,13 +420,15 @@ fn reopen_descriptor(path: &CStr, flags: c_int) -> Result<c_int, c_int> {
     }
     // SAFETY: `fd` was just opened and is owned here.
     let file = unsafe { std::fs::File::from_raw_fd(fd) };
-    match file.metadata() {
-        Ok(meta) if meta.file_type().is_fifo() || meta.file_type().is_socket() => {
-            Ok(file.into_raw_fd())
-        }
-        // Dropping `file` closes the descriptor.
-        _ => Err(ELOOP),
+    // Still an object with no path: an anonymous pipe or a socket (a named FIFO has a
+    // path, and a file of its own in the policy).
+    let target = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+    let bytes = target.as_os_str().as_bytes();
+    if bytes.starts_with(b"pipe:[") || bytes.starts_with(b"socket:[") {
+        return Ok(file.into_raw_fd());
     }
+    // Dropping `file` closes the descriptor.
+    Err(ELOOP)
 }
 
 /// The anchored open of `resolved` failed with `error`: judge again and retry on a
