@@ -76,18 +76,12 @@ pub fn start(argv: &Argv) -> Result<Started> {
         Ok(site) => site,
         Err(exited) => return Ok(exited),
     };
-    let mut pointers = argv.pointers();
     let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
-    // SAFETY: PyConfig_InitPythonConfig fills the whole struct; the later calls get the
-    // initialised config; `pointers` outlives the SetBytesArgv call, which copies the
-    // strings. The config is cleared on every path.
+    // SAFETY: `python_config` initialises the struct (or clears it and returns the
+    // outcome); it is cleared after initialisation on every path.
     unsafe {
-        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
         let config_ptr = config.as_mut_ptr();
-        let status =
-            ffi::PyConfig_SetBytesArgv(config_ptr, pointers.len() as isize, pointers.as_mut_ptr());
-        if let Some(result) = check(status, "reading the python command line") {
-            ffi::PyConfig_Clear(config_ptr);
+        if let Some(result) = python_config(config_ptr, argv) {
             return result;
         }
         // `-S` sets this to 0 as well; only a `._pth` file's `import site` line sets it back
@@ -108,27 +102,41 @@ pub fn start(argv: &Argv) -> Result<Started> {
 /// lost on 3.11). A command line CPython rejects, or `-h`/`-V`, ends here: CPython has
 /// printed what it had to say, once, and the exit code is returned as `Err`.
 fn asks_for_site(argv: &Argv) -> Result<std::result::Result<bool, Started>> {
-    let mut pointers = argv.pointers();
     let mut probe = MaybeUninit::<ffi::PyConfig>::uninit();
     // SAFETY: as in `start`; the probe is cleared on every path and never used to start.
     unsafe {
-        ffi::PyConfig_InitPythonConfig(probe.as_mut_ptr());
         let probe_ptr = probe.as_mut_ptr();
-        let status =
-            ffi::PyConfig_SetBytesArgv(probe_ptr, pointers.len() as isize, pointers.as_mut_ptr());
-        let status = match check(status, "reading the python command line") {
-            None => ffi::PyConfig_Read(probe_ptr),
-            Some(result) => {
-                ffi::PyConfig_Clear(probe_ptr);
-                return result.map(Err);
-            }
-        };
+        if let Some(result) = python_config(probe_ptr, argv) {
+            return result.map(Err);
+        }
+        let status = ffi::PyConfig_Read(probe_ptr);
         let outcome = match check(status, "reading the python command line") {
             None => Ok(Ok((*probe_ptr).site_import != 0)),
             Some(result) => result.map(Err),
         };
         ffi::PyConfig_Clear(probe_ptr);
         outcome
+    }
+}
+
+/// Fill `config` with CPython's normal configuration and the command line `argv`. On a
+/// failure the config is cleared and the outcome returned.
+///
+/// # Safety
+/// `config` points to writable memory for a `PyConfig`; the runtime is pre-initialised.
+unsafe fn python_config(config: *mut ffi::PyConfig, argv: &Argv) -> Option<Result<Started>> {
+    let mut pointers = argv.pointers();
+    // SAFETY: PyConfig_InitPythonConfig fills the whole struct; `pointers` outlives the
+    // SetBytesArgv call, which copies the strings.
+    unsafe {
+        ffi::PyConfig_InitPythonConfig(config);
+        let status =
+            ffi::PyConfig_SetBytesArgv(config, pointers.len() as isize, pointers.as_mut_ptr());
+        let failed = check(status, "reading the python command line");
+        if failed.is_some() {
+            ffi::PyConfig_Clear(config);
+        }
+        failed
     }
 }
 
