@@ -237,8 +237,9 @@ impl Engine {
 
     /// Record the read roots the `site` module added (after [`Engine::set_roots`]); those
     /// already below a start-up root are left out. They are not anchors: a path below one
-    /// is resolved from `/`. The first call wins.
-    pub fn add_site_roots(&self, added: Vec<PathBuf>) -> bool {
+    /// is resolved from `/`. Returns how many were new, or `None` if they were already
+    /// recorded (the first call wins).
+    pub fn add_site_roots(&self, added: Vec<PathBuf>) -> Option<usize> {
         let mut roots: Vec<PathBuf> = Vec::new();
         for root in added.iter().map(|r| self.resolve(r)) {
             let known = self.fs.reads().any(|r| under(&root, r)) || roots.contains(&root);
@@ -246,7 +247,8 @@ impl Engine {
                 roots.push(root);
             }
         }
-        self.fs.site.set(roots).is_ok()
+        let new = roots.len();
+        self.fs.site.set(roots).ok().map(|()| new)
     }
 
     /// Resolve `path` as the checks see it.

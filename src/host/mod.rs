@@ -251,11 +251,10 @@ fn site_reads(mut added: Vec<std::path::PathBuf>) -> Result<bool> {
         bail!("no engine")
     };
     bounded_by_parent(engine, &mut added);
-    let before = engine.fs.reads().count();
-    if !engine.add_site_roots(added) {
-        bail!("the site folders were already recorded");
+    match engine.add_site_roots(added) {
+        Some(new) => Ok(new > 0),
+        None => bail!("the site folders were already recorded"),
     }
-    Ok(engine.fs.reads().count() > before)
 }
 
 /// A process bounded by its parent's policy gets no implicit read the parent's policy
